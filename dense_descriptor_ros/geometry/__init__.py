@@ -1,0 +1,1 @@
+"""Camera and image-plane geometry shared by augmentation, training, evaluation and grasping."""

@@ -1,0 +1,43 @@
+"""Projective image warps that keep track of where every pixel goes.
+
+A homography ``H`` (3x3) maps source pixel coordinates to destination pixel coordinates
+(x right, y down, pixel centres at integers). Warping samples the source at ``H^-1 p`` for
+every destination pixel ``p``, so ``transform_points(H, xy)`` tells where a source keypoint
+lands in the warped image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def transform_points(homography: Tensor, xy: Tensor) -> Tensor:
+    """Map points ``(..., N, 2)`` through ``(..., 3, 3)`` homographies."""
+    ones = torch.ones_like(xy[..., :1])
+    p = torch.cat([xy, ones], dim=-1) @ homography.transpose(-1, -2)
+    w = p[..., 2:]
+    mapped = p[..., :2] / torch.where(w.abs() > 1e-12, w, torch.ones_like(w))
+    # points mapped to or behind the horizon have no image: NaN
+    return torch.where(w > 1e-12, mapped, torch.full_like(mapped, float("nan")))
+
+
+def warp_image(images: Tensor, homography: Tensor, out_size: tuple[int, int],
+               mode: str = "bilinear") -> tuple[Tensor, Tensor]:
+    """Warp ``(B, C, H, W)`` images by ``(B, 3, 3)`` homographies into ``out_size = (h, w)``.
+
+    Returns ``(warped (B, C, h, w), valid (B, 1, h, w) bool)``; ``valid`` marks destination
+    pixels whose source lies inside the input image. Pixels outside are zero.
+    """
+    b, _, in_h, in_w = images.shape
+    h, w = out_size
+    ys, xs = torch.meshgrid(torch.arange(h, device=images.device, dtype=images.dtype),
+                            torch.arange(w, device=images.device, dtype=images.dtype), indexing="ij")
+    dst = torch.stack([xs, ys], -1).reshape(1, h * w, 2).expand(b, -1, -1)
+    src = transform_points(torch.linalg.inv(homography.to(images.dtype)), dst).reshape(b, h, w, 2)
+    valid = ((src[..., 0] >= -0.5) & (src[..., 0] <= in_w - 0.5)
+             & (src[..., 1] >= -0.5) & (src[..., 1] <= in_h - 0.5)).unsqueeze(1)
+    grid = torch.stack([(src[..., 0] + 0.5) / in_w * 2 - 1, (src[..., 1] + 0.5) / in_h * 2 - 1], -1)
+    warped = F.grid_sample(images, grid.nan_to_num(nan=-2.0), mode=mode, padding_mode="zeros",
+                           align_corners=False)
+    return warped * valid.to(warped.dtype), valid

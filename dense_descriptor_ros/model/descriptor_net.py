@@ -1,0 +1,121 @@
+"""Descriptor network f(I) -> D: RGB image to L2-normalised per-pixel descriptors."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dense_descriptor_ros.model.backbone import DilatedResNet
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STRIDE = 8
+
+# File names torchvision uses for its ImageNet weights (torch hub cache).
+IMAGENET_WEIGHT_FILES = {
+    "resnet18": "resnet18-f37072fd.pth",
+    "resnet34": "resnet34-b627a593.pth",
+    "resnet50": "resnet50-0676ba61.pth",
+}
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; stored in every checkpoint."""
+
+    backbone: str = "resnet18"
+    descriptor_dim: int = 64
+    width: int = 64
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+class DescriptorNet(nn.Module):
+    """Dilated ResNet (stride 8) + 1x1 head, ImageNet normalisation inside.
+
+    Input: ``(B, 3, H, W)`` RGB in [0, 1].
+    Output: ``(B, D, ceil(H/8), ceil(W/8))`` unit-norm descriptors, or ``(B, D, H, W)`` with
+    ``upsample=True`` (bilinear, re-normalised).
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.backbone = DilatedResNet(self.config.backbone, self.config.width)
+        self.head = nn.Conv2d(self.backbone.out_channels, self.config.descriptor_dim, 1)
+        self.register_buffer("mean", torch.tensor(self.config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(self.config.std).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def descriptor_dim(self) -> int:
+        return self.config.descriptor_dim
+
+    def forward(self, images: Tensor, upsample: bool = False) -> Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+        x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        descriptors = self.head(self.backbone(x))
+        if upsample:
+            descriptors = F.interpolate(descriptors, size=images.shape[-2:], mode="bilinear",
+                                        align_corners=False)
+        return F.normalize(descriptors.float(), dim=1)
+
+    def load_imagenet_weights(self, path: str | Path | None = None) -> bool:
+        """Load torchvision ImageNet weights into the backbone when a file is available.
+
+        Never required: returns False (and logs why) when no file is found, since no
+        weights can be downloaded on machines without network access.
+        """
+        if self.config.width != 64:
+            log.info("ImageNet weights only fit width 64, not %d", self.config.width)
+            return False
+        candidates = [Path(path)] if path else [
+            Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_WEIGHT_FILES[self.config.backbone]]
+        for candidate in candidates:
+            if candidate.is_file():
+                state = torch.load(candidate, map_location="cpu", weights_only=True)
+                state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+                self.backbone.load_state_dict(state)
+                log.info("loaded ImageNet weights from %s", candidate)
+                return True
+        log.info("no ImageNet weights found at %s; starting from random init",
+                 ", ".join(map(str, candidates)))
+        return False
+
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+@contextlib.contextmanager
+def autocast_context(device: torch.device | str, precision: str = "fp32") -> Iterator[None]:
+    """Mixed-precision context: fp16 on CUDA, bf16 on CPU or CUDA, no-op for fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    dtype = PRECISIONS[precision]
+    device_type = torch.device(device).type
+    if dtype is None:
+        yield
+        return
+    if device_type == "cpu" and dtype == torch.float16:
+        raise ValueError("fp16 autocast needs CUDA; use bf16 on CPU")
+    with torch.autocast(device_type=device_type, dtype=dtype):
+        yield
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,31 @@
+"""ament_python package that also installs with plain pip (`pip install -e .`)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "dense_descriptor_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/models", glob("models/*.pt") + glob("models/*.md")),
+    ],
+    install_requires=["setuptools", "numpy", "torch", "pillow", "tqdm", "pyyaml", "matplotlib"],
+    zip_safe=True,
+    maintainer="dense_descriptor_ros developers",
+    maintainer_email="dev@dense-descriptor-ros.invalid",
+    description="Dense visual descriptors and grasp-preference bin-picking for ROS 2.",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    entry_points={
+        "console_scripts": [
+            "ddr = dense_descriptor_ros.cli.main:main",
+        ],
+    },
+)

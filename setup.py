@@ -16,7 +16,8 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/models", glob("models/*.pt") + glob("models/*.md")),
     ],
-    install_requires=["setuptools", "numpy", "torch", "pillow", "tqdm", "pyyaml", "matplotlib"],
+    install_requires=["setuptools", "numpy", "scipy", "torch", "pillow", "tqdm", "pyyaml",
+                      "matplotlib", "rosbags>=0.10"],
     zip_safe=True,
     maintainer="dense_descriptor_ros developers",
     maintainer_email="dev@dense-descriptor-ros.invalid",
@@ -26,6 +27,7 @@ setup(
     entry_points={
         "console_scripts": [
             "ddr = dense_descriptor_ros.cli.main:main",
+            "descriptor_node = dense_descriptor_ros.ros.nodes.descriptor_node:main",
         ],
     },
 )

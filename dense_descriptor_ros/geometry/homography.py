@@ -13,9 +13,14 @@ from torch import Tensor
 
 
 def transform_points(homography: Tensor, xy: Tensor) -> Tensor:
-    """Map points ``(..., N, 2)`` through ``(..., 3, 3)`` homographies."""
+    """Map points ``(..., N, 2)`` through ``(..., 3, 3)`` homographies.
+
+    Always in full precision: under fp16/bf16 autocast the product would move points by up
+    to ~2 px.
+    """
     ones = torch.ones_like(xy[..., :1])
-    p = torch.cat([xy, ones], dim=-1) @ homography.transpose(-1, -2)
+    with torch.autocast(xy.device.type, enabled=False):
+        p = torch.cat([xy, ones], dim=-1) @ homography.to(xy.dtype).transpose(-1, -2)
     w = p[..., 2:]
     mapped = p[..., :2] / torch.where(w.abs() > 1e-12, w, torch.ones_like(w))
     # points mapped to or behind the horizon have no image: NaN

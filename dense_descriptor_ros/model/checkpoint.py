@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import pickle
 import subprocess
 import zipfile
 from pathlib import Path
@@ -72,10 +73,12 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # raised both for garbage bytes and for pickles holding code, which weights_only refuses
+        raise CheckpointError(f"checkpoint {path} is corrupt or holds more than tensors and "
+                              f"plain data: {exc}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file: {exc}") from exc
-    except Exception as exc:  # weights_only refuses pickled code with UnpicklingError
-        raise CheckpointError(f"checkpoint {path} could not be loaded safely: {exc}") from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dense_descriptor_ros checkpoint "
                               f"(expected format {FORMAT!r})")

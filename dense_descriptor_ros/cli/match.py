@@ -1,0 +1,63 @@
+"""``ddr match``: predict where every query of a pairs file lands in its image B."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, save_pairs
+from dense_descriptor_ros.evaluation.predict import predict_pairs
+from dense_descriptor_ros.model import load_checkpoint
+from dense_descriptor_ros.model.descriptor_net import PRECISIONS, default_device
+
+log = logging.getLogger(__name__)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--precision``, shared with ``ddr evaluate``."""
+    parser.add_argument("--device", default=None,
+                        help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
+                        help="autocast precision for the network (bf16 on CPU, fp16 needs CUDA)")
+
+
+def resolve_device(name: str | None) -> torch.device:
+    return default_device() if name is None else torch.device(name)
+
+
+def match_file(model_path: Path, pairs_path: Path, image_dir: Path, out_path: Path,
+               device: torch.device, precision: str) -> tuple[list[Pair], torch.nn.Module]:
+    """Load a model and a pairs file, predict every pair, write ``out_path``.
+
+    The output is written only when every pair succeeded, so a bad input never leaves a
+    half-written file.
+    """
+    pairs = load_pairs(pairs_path)
+    model, _ = load_checkpoint(model_path, device)
+    predicted = predict_pairs(model, pairs, image_dir, device=device, precision=precision)
+    save_pairs(out_path, predicted)
+    log.info("wrote predictions for %d pairs to %s", len(predicted), out_path)
+    return predicted, model
+
+
+def run(args: argparse.Namespace) -> int:
+    match_file(args.model, args.pairs, args.images, args.out, resolve_device(args.device),
+               args.precision)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "match", help="match the queries of a pairs file with a trained model",
+        description="For every pair, find each query of image A in image B (best cosine match "
+                    "of full-resolution descriptors) and write the pairs back with "
+                    "'predictions' and 'confidence' added.")
+    parser.add_argument("--model", type=Path, required=True, help="checkpoint (.pt)")
+    parser.add_argument("--pairs", type=Path, required=True, help="pairs.json to match")
+    parser.add_argument("--images", type=Path, required=True,
+                        help="directory the image paths in the pairs file are relative to")
+    parser.add_argument("--out", type=Path, required=True, help="predictions .json to write")
+    add_model_arguments(parser)
+    parser.set_defaults(func=run)

@@ -1,0 +1,69 @@
+"""``ddr train``: train a descriptor network with one of the four methods."""
+from __future__ import annotations
+
+import argparse
+
+from dense_descriptor_ros.training.config import METHODS, TrainConfig
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``HxW`` -> ``(H, W)``."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"size must look like 240x320 (HxW), got {text!r}") from exc
+    return h, w
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a descriptor network",
+                              description="Train by identical-view, CCL, CCL+identical-view or "
+                                          "geometric correspondences. Options not given come from "
+                                          "--config, then from the method's paper defaults.")
+    p.add_argument("--method", choices=METHODS)
+    p.add_argument("--config", help="YAML file of training options (see config/train_*.yaml)")
+    p.add_argument("--data", help="image folder (identical-view, CCL) or RGB-D sequences (geometric)")
+    p.add_argument("--out", dest="out_dir", help="run folder: checkpoints, log.csv, plots")
+    p.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint")
+    p.add_argument("--backbone", choices=("resnet18", "resnet34", "resnet50"))
+    p.add_argument("--descriptor-dim", type=int)
+    p.add_argument("--width", type=int, help="backbone base width (64 = standard ResNet)")
+    p.add_argument("--imagenet", action="store_true", default=None,
+                   help="load torchvision ImageNet weights from the torch hub cache if present")
+    p.add_argument("--size", dest="image_size", type=parse_size, help="training size HxW")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--device")
+    p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
+    p.add_argument("--num-keypoints", type=int)
+    p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
+    p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last_state.pt")
+    p.set_defaults(func=run)
+
+
+OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "descriptor_dim", "width",
+                "imagenet", "image_size", "batch_size", "epochs", "steps_per_epoch", "lr", "workers",
+                "device", "precision", "num_keypoints", "val_pairs", "val_images", "seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dense_descriptor_ros.training.trainer import train
+
+    overrides = {name: getattr(args, name) for name in OPTION_NAMES}
+    if args.config:
+        config = TrainConfig.from_yaml(args.config, method=args.method, **overrides)
+    else:
+        config = TrainConfig.for_method(args.method or "identical-view", **overrides)
+    if not config.data:
+        raise ValueError("no training data: pass --data or set data in --config")
+    result = train(config, resume=args.resume)
+    best = max(result.history, key=lambda r: r["val_auc50"]) if result.history else None
+    if best:
+        print(f"best epoch {best['epoch']}: val AUC@50 {best['val_auc50']:.3f}, "
+              f"PCK@10 {best['val_pck10']:.3f} -> {result.best_checkpoint}")
+    return 0

@@ -1,0 +1,1 @@
+"""Training data readers: unordered image folders and posed RGB-D sequences."""

@@ -1,0 +1,177 @@
+"""Posed RGB-D sequences and the pixel correspondences their geometry implies.
+
+On-disk format (one folder per sequence under a dataset root)::
+
+    sequence.json   {"format": "ddr-rgbd-sequence", "version": 1,
+                     "intrinsics": {"fx", "fy", "cx", "cy", "width", "height"},
+                     "depth_scale": 0.001,
+                     "frames": [{"rgb": "rgb/000000.png", "depth": "depth/000000.png",
+                                 "mask": "mask/000000.png",            # optional
+                                 "T_world_camera": [[...4x4...]]}]}
+    rgb/*.png       8-bit RGB
+    depth/*.png     16-bit depth in units of depth_scale metres, 0 = invalid
+
+Camera frames are ROS optical frames (x right, y down, z forward).
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from dense_descriptor_ros.data.images import DatasetError, read_rgb, to_tensor
+from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project, transform_points
+
+SEQUENCE_FORMAT = "ddr-rgbd-sequence"
+SEQUENCE_VERSION = 1
+
+
+@dataclass
+class Frame:
+    rgb: Path
+    depth: Path
+    pose: np.ndarray  # (4, 4) T_world_camera
+    mask: Path | None = None
+
+
+@dataclass
+class RGBDSequence:
+    root: Path
+    intrinsics: Intrinsics
+    depth_scale: float
+    frames: list[Frame]
+
+    def load_rgb(self, index: int) -> np.ndarray:
+        return read_rgb(self.frames[index].rgb)
+
+    def load_depth(self, index: int) -> np.ndarray:
+        """Depth in metres ``(H, W)`` float32; invalid pixels are NaN."""
+        path = self.frames[index].depth
+        try:
+            raw = np.asarray(Image.open(path)).astype(np.float32)
+        except OSError as exc:
+            raise DatasetError(f"cannot read depth image {path}: {exc}") from exc
+        depth = raw * self.depth_scale
+        depth[raw <= 0] = np.nan
+        return depth
+
+
+def load_sequence(root: str | Path) -> RGBDSequence:
+    """Read and validate ``root/sequence.json``."""
+    root = Path(root)
+    meta_path = root / "sequence.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError as exc:
+        raise DatasetError(f"not an RGB-D sequence (no sequence.json): {root}") from exc
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if meta.get("format") != SEQUENCE_FORMAT or meta.get("version") != SEQUENCE_VERSION:
+        raise DatasetError(f"{meta_path}: expected format {SEQUENCE_FORMAT!r} version "
+                           f"{SEQUENCE_VERSION}, got {meta.get('format')!r} {meta.get('version')!r}")
+    try:
+        intrinsics = Intrinsics(**meta["intrinsics"])
+        frames = [Frame(root / f["rgb"], root / f["depth"], np.asarray(f["T_world_camera"], float),
+                        root / f["mask"] if f.get("mask") else None) for f in meta["frames"]]
+    except (KeyError, TypeError) as exc:
+        raise DatasetError(f"{meta_path}: malformed field {exc}") from exc
+    for frame in frames:
+        if frame.pose.shape != (4, 4):
+            raise DatasetError(f"{meta_path}: T_world_camera of {frame.rgb.name} is not 4x4")
+    return RGBDSequence(root, intrinsics, float(meta.get("depth_scale", 0.001)), frames)
+
+
+def save_sequence(root: str | Path, intrinsics: Intrinsics, frames: list[dict],
+                  depth_scale: float = 0.001) -> Path:
+    """Write ``sequence.json`` for frames already on disk (paths relative to ``root``)."""
+    root = Path(root)
+    meta = {"format": SEQUENCE_FORMAT, "version": SEQUENCE_VERSION,
+            "intrinsics": intrinsics.to_dict(), "depth_scale": depth_scale, "frames": frames}
+    path = root / "sequence.json"
+    path.write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def find_sequences(root: str | Path) -> list[RGBDSequence]:
+    """Every sequence folder below ``root`` (``root`` itself may be one)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"RGB-D dataset folder not found: {root}")
+    sequences = [load_sequence(p.parent) for p in sorted(root.rglob("sequence.json"))]
+    if not sequences:
+        raise DatasetError(f"no sequence.json below {root}")
+    return sequences
+
+
+def reproject_correspondences(
+    intrinsics: Intrinsics, depth_a: np.ndarray, pose_a: np.ndarray, depth_b: np.ndarray,
+    pose_b: np.ndarray, xy_a: np.ndarray, depth_tolerance: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where pixels of frame A appear in frame B.
+
+    ``xy_a (N, 2)`` integer pixels of A -> ``(xy_b (N, 2), valid (N,))``. A correspondence
+    is valid when A has depth there, the point lands inside B's field of view, and B's depth
+    at that pixel agrees within ``depth_tolerance`` (relative) — otherwise it is occluded.
+    """
+    xy_a = np.asarray(xy_a)
+    z_a = depth_a[xy_a[:, 1].astype(int), xy_a[:, 0].astype(int)]
+    points_a = backproject(intrinsics, xy_a, z_a)
+    points_b = transform_points(np.linalg.inv(pose_b) @ pose_a, points_a)
+    xy_b, z_b = project(intrinsics, points_b)
+    h, w = depth_b.shape
+    with np.errstate(invalid="ignore"):
+        inside = (np.isfinite(z_a) & (z_b > 0) & (xy_b[:, 0] >= -0.5) & (xy_b[:, 0] < w - 0.5)
+                  & (xy_b[:, 1] >= -0.5) & (xy_b[:, 1] < h - 0.5))
+    px = np.clip(np.round(np.nan_to_num(xy_b)).astype(int), 0, [w - 1, h - 1])
+    observed = depth_b[px[:, 1], px[:, 0]]
+    with np.errstate(invalid="ignore"):
+        visible = inside & np.isfinite(observed) & (np.abs(observed - z_b) <= depth_tolerance * z_b)
+    return xy_b, visible
+
+
+class RGBDPairDataset(Dataset):
+    """Random frame pairs from posed sequences with their reprojected correspondences.
+
+    Item: ``(image_a (3, H, W), image_b (3, H, W), xy_a (N, 2), xy_b (N, 2), valid (N,))`` at
+    the sequences' native resolution; pairs are at most ``max_gap`` frames apart.
+    """
+
+    def __init__(self, root: str | Path, num_correspondences: int = 2048, max_gap: int = 10,
+                 pairs_per_epoch: int = 1000, seed: int = 0) -> None:
+        self.sequences = [s for s in find_sequences(root) if len(s.frames) >= 2]
+        if not self.sequences:
+            raise DatasetError(f"no sequence in {root} has two or more frames")
+        self.num_correspondences = num_correspondences
+        self.max_gap = max_gap
+        self.pairs_per_epoch = pairs_per_epoch
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.pairs_per_epoch
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        rng = random.Random(self.seed * 1_000_003 + index)
+        seq = rng.choice(self.sequences)
+        i = rng.randrange(len(seq.frames))
+        j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
+        j = j if j != i else (i + 1) % len(seq.frames)
+        depth_a, depth_b = seq.load_depth(i), seq.load_depth(j)
+        n = self.num_correspondences
+        ys, xs = np.nonzero(np.isfinite(depth_a))
+        if len(xs) == 0:  # no depth at all in A: a pair with no valid correspondence
+            xy_a, xy_b, valid = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n, bool)
+        else:
+            pick = np.random.default_rng(rng.getrandbits(32)).choice(len(xs), n, replace=len(xs) < n)
+            xy_a = np.stack([xs[pick], ys[pick]], -1).astype(float)
+            xy_b, valid = reproject_correspondences(seq.intrinsics, depth_a, seq.frames[i].pose,
+                                                    depth_b, seq.frames[j].pose, xy_a)
+        return (to_tensor(seq.load_rgb(i)), to_tensor(seq.load_rgb(j)),
+                torch.from_numpy(xy_a).float(), torch.from_numpy(np.nan_to_num(xy_b)).float(),
+                torch.from_numpy(valid))

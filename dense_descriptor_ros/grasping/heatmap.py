@@ -1,0 +1,106 @@
+"""Grasp-preference heatmaps from stored keypoint descriptors (supplementary G.2).
+
+For keypoint descriptors ``d_j`` and a descriptor image ``D``::
+
+    h_j(u, v) = exp(-||D(u, v) - d_j|| / eta)        (unit descriptors, so ||.|| in [0, 2])
+    h(u, v)   = sum_j h_j(u, v) / H                   (H keypoints, so h in [0, 1])
+
+Everything runs on the stride-8 descriptor grid: all keypoints of all objects cost one matrix
+product (``matching.similarity``); a full-resolution map is made only when asked for.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dense_descriptor_ros.matching import grid_to_pixel, similarity
+
+# Distance scale of h_j: a keypoint whose best match lies 0.25 away (cosine 0.97) scores 1/e.
+DEFAULT_ETA = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class Heatmap:
+    """A heatmap ``grid (h, w)`` in [0, 1] on the descriptor grid of an ``image_size (H, W)`` image."""
+
+    grid: Tensor
+    image_size: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        size = tuple(int(v) for v in self.image_size)
+        if (self.grid.ndim != 2 or len(size) != 2 or size[0] < self.grid.shape[0]
+                or size[1] < self.grid.shape[1]):
+            raise ValueError(f"a heatmap grid (h, w) needs an image size (H, W) with H >= h and "
+                             f"W >= w, got grid {tuple(self.grid.shape)} and image size {self.image_size}")
+        object.__setattr__(self, "image_size", size)
+
+    def best(self) -> tuple[np.ndarray, float]:
+        """Best pixel ``(2,)`` (x, y in image pixels) and the heatmap value there (confidence)."""
+        h, w = self.grid.shape
+        index = int(torch.argmax(self.grid))
+        cell = torch.tensor([float(index % w), float(index // w)])
+        pixel = grid_to_pixel(cell, self.image_size, (h, w)).numpy()
+        limits = np.array([self.image_size[1] - 1, self.image_size[0] - 1], dtype=float)
+        return np.clip(pixel, 0.0, limits), float(self.grid.reshape(-1)[index])
+
+    def upsampled(self) -> Tensor:
+        """The heatmap at image resolution ``(H, W)`` (bilinear, same grid convention as matching)."""
+        return F.interpolate(self.grid[None, None], size=self.image_size, mode="bilinear",
+                             align_corners=False)[0, 0]
+
+
+def _grid(descriptors: Tensor) -> Tensor:
+    """Accept ``(D, h, w)`` or ``(1, D, h, w)``; return unit ``(1, D, h, w)`` float64.
+
+    The product runs in double precision because ``sqrt(2 - 2 cos)`` loses everything near a
+    perfect match in float32 (cos = 1 - 6e-8 reads as distance 3e-4); ``1 - cos`` is then exact
+    enough in float32 for the cheaper sqrt and exp.
+    """
+    if descriptors.ndim == 3:
+        descriptors = descriptors[None]
+    if descriptors.ndim != 4 or descriptors.shape[0] != 1:
+        raise ValueError(f"expected one descriptor image of shape (1, D, h, w) or (D, h, w), "
+                         f"got {tuple(descriptors.shape)}")
+    return F.normalize(descriptors.double(), dim=1)
+
+
+def keypoint_heatmaps(descriptors: Tensor, keypoints: Tensor, eta: float = DEFAULT_ETA) -> Tensor:
+    """``h_j`` for every keypoint: descriptors ``(1, D, h, w)``, keypoints ``(H, D)`` -> ``(H, h, w)``."""
+    grid = _grid(descriptors)
+    if keypoints.ndim != 2 or keypoints.shape[0] == 0 or keypoints.shape[1] != grid.shape[1]:
+        raise ValueError(f"expected keypoint descriptors of shape (H >= 1, {grid.shape[1]}), "
+                         f"got {tuple(keypoints.shape)}")
+    if not eta > 0:
+        raise ValueError(f"eta must be positive, got {eta}")
+    queries = F.normalize(keypoints.to(grid.device, torch.float64), dim=-1)[None]
+    one_minus_cosine = torch.rsub(similarity(queries, grid)[0], 1.0).clamp_(min=0.0).float()
+    distance = one_minus_cosine.mul_(2.0).sqrt_()  # ||a - b|| = sqrt(2 - 2 cos) for unit a, b
+    return distance.mul_(-1.0 / eta).exp_()
+
+
+def fused_heatmap(descriptors: Tensor, keypoints: Tensor, image_size: tuple[int, int],
+                  eta: float = DEFAULT_ETA) -> Heatmap:
+    """``h = sum_j h_j / H`` for keypoints ``(H, D)`` on descriptors ``(1, D, h, w)``."""
+    return Heatmap(keypoint_heatmaps(descriptors, keypoints, eta).mean(dim=0), image_size)
+
+
+def object_heatmaps(descriptors: Tensor, keypoints: Mapping[str, Tensor], image_size: tuple[int, int],
+                    eta: float = DEFAULT_ETA) -> dict[str, Heatmap]:
+    """One fused heatmap per object from ``{object: keypoints (H_o, D)}``, in one matrix product."""
+    if not keypoints:
+        raise ValueError("no keypoints given: annotate at least one grasp preference first")
+    names = list(keypoints)
+    dims = {tuple(keypoints[name].shape[1:]) for name in names}
+    if len(dims) != 1:
+        raise ValueError(f"all objects need keypoint descriptors of one shape (H_o, D), got {sorted(dims)}")
+    counts = [int(keypoints[name].shape[0]) for name in names]
+    if min(counts) == 0:
+        raise ValueError(f"object {names[counts.index(0)]!r} has no keypoints")
+    maps = keypoint_heatmaps(descriptors, torch.cat([keypoints[name] for name in names]), eta)
+    return {name: Heatmap(part.mean(dim=0), image_size)
+            for name, part in zip(names, torch.split(maps, counts))}

@@ -1,0 +1,122 @@
+"""Ground-truth pixel correspondences between two renders, from depth and known poses.
+
+A query pixel in A is back-projected with A's depth. If it lies on an object that moved between
+the renders (two different scenes), it is carried along with that object's pose; otherwise the
+world point stays put (static scene, moving camera). It counts as visible in B only when B's
+depth at the projected pixel agrees and B's mask shows the same object there, which prunes
+occlusion, leaving the image and self-occlusion.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..geometry.camera import backproject, depth_image_to_points, project, transform_points
+from .render import Frame
+
+DEPTH_TOLERANCE = 0.0015  # metres, plus 0.2 % of the depth: below the 6 mm of the thinnest pack
+# Surfaces seen more obliquely than this (angle between normal and ray, cosine) are not used:
+# there a pixel spans many millimetres and the texture is smeared, so no point is well defined.
+MIN_VIEW_COSINE = 0.35
+# A point keeps its surface from A to B: near a box's crease, B may show the other face there.
+MIN_NORMAL_AGREEMENT = 0.8
+
+
+def surface_normals(frame: Frame) -> np.ndarray:
+    """``(H, W, 3)`` camera-frame unit normals from depth, facing the camera; NaN where unknown.
+
+    Each derivative takes the smaller one-sided difference, so depth edges do not bend normals."""
+    points = depth_image_to_points(frame.intrinsics, frame.depth)
+
+    def smaller_step(axis: int) -> np.ndarray:
+        forward = np.diff(points, axis=axis, append=np.nan)
+        backward = np.diff(points, axis=axis, prepend=np.nan)
+        use_forward = np.nan_to_num(np.linalg.norm(forward, axis=-1), nan=np.inf) <= \
+            np.nan_to_num(np.linalg.norm(backward, axis=-1), nan=np.inf)
+        return np.where(use_forward[..., None], forward, backward)
+
+    normal = np.cross(smaller_step(1), smaller_step(0))
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True) + 1e-12
+    return np.where(np.sum(normal * points, axis=-1, keepdims=True) > 0, -normal, normal)
+
+
+def view_cosine(normals: np.ndarray, intrinsics) -> np.ndarray:
+    """``(H, W)`` cosine between surface normals ``(H, W, 3)`` and the ray back to the camera."""
+    h, w = normals.shape[:2]
+    rays = depth_image_to_points(intrinsics, np.ones((h, w)))
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    return np.nan_to_num(-np.sum(normals * rays, axis=-1), nan=0.0)
+
+
+def sample_object_keypoints(frame: Frame, object_id: int, count: int, rng: np.random.Generator,
+                            edge_band: int = 4) -> np.ndarray:
+    """Integer pixels ``(n, 2)`` (x, y) on ``object_id``: half within ``edge_band`` px of its
+    silhouette, half further inside, none on obliquely seen surfaces; ``n < count`` when the
+    visible region is too small."""
+    mask = frame.segmentation == object_id
+    inside = ndimage.binary_erosion(mask, iterations=1)  # skip pixels mixing object and background
+    interior = ndimage.binary_erosion(mask, iterations=edge_band + 1)
+    well_seen = view_cosine(surface_normals(frame), frame.intrinsics) >= MIN_VIEW_COSINE
+    edge, interior = inside & ~interior & well_seen, interior & well_seen
+    chosen = []
+    for region, n in ((edge, count // 2), (interior, count - count // 2)):
+        ys, xs = np.nonzero(region)
+        take = rng.choice(len(xs), size=min(n, len(xs)), replace=False) if len(xs) else []
+        chosen.extend((xs[i], ys[i]) for i in take)
+    return np.asarray(chosen, dtype=float).reshape(-1, 2)
+
+
+def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
+                    follow_objects: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels ``(N, 2)`` of A -> (targets ``(N, 2)`` in B, visible ``(N,)`` bool).
+
+    ``follow_objects``: points on objects move with each object's pose from A to B (use for two
+    different scenes); otherwise the scene is static and only the camera moved.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    cols, rows = np.round(xy[:, 0]).astype(int), np.round(xy[:, 1]).astype(int)
+    h, w = frame_a.depth.shape
+    if len(xy) and (cols.min() < 0 or rows.min() < 0 or cols.max() >= w or rows.max() >= h):
+        raise ValueError(f"query pixels must lie inside image A ({w}x{h})")
+    depth_a = frame_a.depth[rows, cols]
+    ids = frame_a.segmentation[rows, cols].astype(int)
+    world = transform_points(frame_a.T_world_camera, backproject(frame_a.intrinsics, xy, depth_a))
+    normals = surface_normals(frame_a)[rows, cols] @ frame_a.T_world_camera[:3, :3].T
+    if follow_objects:
+        for object_id in np.unique(ids):
+            sel = ids == object_id
+            if object_id in frame_a.object_poses and object_id in frame_b.object_poses:
+                a_to_b = frame_b.object_poses[object_id] @ np.linalg.inv(frame_a.object_poses[object_id])
+                world[sel] = transform_points(a_to_b, world[sel])
+                normals[sel] = normals[sel] @ a_to_b[:3, :3].T
+            else:  # not an object shared by both scenes: nothing to correspond to
+                world[sel] = np.nan
+    b_from_world = np.linalg.inv(frame_b.T_world_camera)
+    targets, z = project(frame_b.intrinsics, transform_points(b_from_world, world))
+    visible = _visible(frame_b, targets, z, ids, normals @ b_from_world[:3, :3].T)
+    return targets, visible & (depth_a > 0)
+
+
+def _visible(frame: Frame, targets: np.ndarray, z: np.ndarray, ids: np.ndarray,
+             normals: np.ndarray) -> np.ndarray:
+    """Depth, id, obliqueness and normal tests at the projected pixels (normals ``(N, 3)`` in
+    this camera's frame); on slopes the depth may lie anywhere between the four pixels around
+    the sub-pixel target."""
+    h, w = frame.depth.shape
+    finite = np.all(np.isfinite(targets), axis=1) & np.isfinite(z)
+    safe = np.where(finite[:, None], targets, -10.0)
+    cols, rows = np.round(safe[:, 0]).astype(int), np.round(safe[:, 1]).astype(int)
+    inside = finite & (cols >= 0) & (rows >= 0) & (cols < w) & (rows < h)
+    c, r = np.clip(cols, 0, w - 1), np.clip(rows, 0, h - 1)
+    x0 = np.clip(np.floor(safe[:, 0]).astype(int), 0, w - 2)
+    y0 = np.clip(np.floor(safe[:, 1]).astype(int), 0, h - 2)
+    around = np.stack([frame.depth[y0 + dy, x0 + dx] for dy in (0, 1) for dx in (0, 1)], axis=1)
+    tolerance = DEPTH_TOLERANCE + 0.002 * np.nan_to_num(z)
+    z_safe = np.nan_to_num(z, nan=-1.0)
+    depth_ok = (np.abs(frame.depth[r, c] - z_safe) <= tolerance) | (
+        (around.min(axis=1) - tolerance <= z_safe) & (z_safe <= around.max(axis=1) + tolerance)
+        & (around.min(axis=1) > 0))
+    normals_here = surface_normals(frame)
+    well_seen = view_cosine(normals_here, frame.intrinsics)[r, c] >= MIN_VIEW_COSINE
+    same_surface = np.nan_to_num(np.sum(normals_here[r, c] * normals, axis=-1)) >= MIN_NORMAL_AGREEMENT
+    return inside & depth_ok & well_seen & same_surface & (frame.segmentation[r, c] == ids)

@@ -1,0 +1,1 @@
+"""Training of descriptor networks by identical-view, CCL(+IV) or geometric correspondences."""

@@ -1,0 +1,83 @@
+"""One optimisation step's loss for each training method.
+
+Each ``*_loss`` takes the model and one batch and returns ``(loss, stats)``; the trainer
+owns the optimiser, precision and logging, so methods differ only in what they compute.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dense_descriptor_ros.augmentation import Augmenter, map_keypoints
+from dense_descriptor_ros.losses import cycle_correspondence_loss, distributional_loss, nt_xent_loss
+from dense_descriptor_ros.matching import pixel_to_grid, sample_descriptors
+from dense_descriptor_ros.training.config import TrainConfig
+from dense_descriptor_ros.training.views import augmented_views, grid_size
+
+
+def identical_view_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
+                        config: TrainConfig) -> tuple[Tensor, dict]:
+    """Distributional loss between two independently augmented copies of each image."""
+    views = augmented_views(images, augmenter, config.num_keypoints)
+    desc = model(torch.cat([views.view_a, views.view_b]))
+    desc_a, desc_b = desc.chunk(2)
+    grid_a, grid_b = views.grid_keypoints()
+    loss = distributional_loss(desc_a, desc_b, grid_a, grid_b, views.valid, config.tau)
+    return loss, {"loss": loss.item(), "identical": loss.item(),
+                  "valid_keypoints": views.valid.float().mean().item()}
+
+
+def ccl_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
+             config: TrainConfig) -> tuple[Tensor, dict]:
+    """Cycle-Correspondence Loss on triplets (A, B, A^), plus lambda * identical-view.
+
+    B is another image of the batch (the batch rolled by one), augmented on its own: an
+    unordered set of one cell shares objects across images but gives no labels between them.
+    """
+    views = augmented_views(images, augmenter, config.num_keypoints)
+    other = augmenter(images.roll(1, dims=0)).images
+    desc = model(torch.cat([views.view_a, views.view_b, other]))
+    desc_a, desc_a_hat, desc_b = desc.chunk(3)
+    grid_a, grid_a_hat = views.grid_keypoints()
+    cycle = cycle_correspondence_loss(desc_a, desc_b, desc_a_hat, grid_a, grid_a_hat, views.valid,
+                                      config.tau, config.quantile)
+    stats = {"cycle": cycle.loss.item(), "kept_keypoints": cycle.kept.float().mean().item(),
+             "uncertainty": cycle.uncertainty[views.valid].mean().item() if views.valid.any() else 0.0}
+    loss = cycle.loss
+    if config.lambda_identical > 0:
+        identical = distributional_loss(desc_a, desc_a_hat, grid_a, grid_a_hat, views.valid, config.tau)
+        loss = loss + config.lambda_identical * identical
+        stats["identical"] = identical.item()
+    stats["loss"] = loss.item()
+    return loss, stats
+
+
+def geometric_loss(model: nn.Module, batch: tuple[Tensor, ...], augmenter: Augmenter,
+                   config: TrainConfig) -> tuple[Tensor, dict]:
+    """NT-Xent over reprojected RGB-D correspondences of two augmented frames."""
+    image_a, image_b, xy_a, xy_b, valid = batch
+    aug_a, aug_b = augmenter(image_a), augmenter(image_b)
+    out_size = tuple(aug_a.images.shape[-2:])
+    xy_a, inside_a = map_keypoints(aug_a.homography, xy_a, out_size)
+    xy_b, inside_b = map_keypoints(aug_b.homography, xy_b, out_size)
+    valid = valid & inside_a & inside_b
+    desc = model(torch.cat([aug_a.images, aug_b.images]))
+    desc_a, desc_b = desc.chunk(2)
+    grid = grid_size(out_size)
+    sampled_a = sample_descriptors(desc_a, pixel_to_grid(torch.nan_to_num(xy_a), out_size, grid))
+    sampled_b = sample_descriptors(desc_b, pixel_to_grid(torch.nan_to_num(xy_b), out_size, grid))
+    losses = [nt_xent_loss(sampled_a[i][valid[i]], sampled_b[i][valid[i]], config.temperature)
+              for i in range(valid.shape[0]) if valid[i].sum() >= 2]
+    if not losses:  # no usable pair in this batch: a zero loss that still has a graph
+        loss = desc.sum() * 0.0
+    else:
+        loss = torch.stack(losses).mean()
+    return loss, {"loss": loss.item(), "correspondences": valid.sum(dim=1).float().mean().item()}
+
+
+LOSSES = {
+    "identical-view": identical_view_loss,
+    "ccl": ccl_loss,
+    "ccl+identical-view": ccl_loss,
+    "geometric": geometric_loss,
+}

@@ -1,0 +1,243 @@
+"""The training loop shared by every method: data, optimiser, precision, validation,
+checkpoints (best and last), resumption, CSV log and loss curves."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm import tqdm
+
+from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
+from dense_descriptor_ros.data.images import UnorderedImageDataset, find_images
+from dense_descriptor_ros.data.rgbd import RGBDPairDataset, find_sequences
+from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs
+from dense_descriptor_ros.evaluation.predict import evaluate_pairs, predict_pairs
+from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
+from dense_descriptor_ros.model import (DescriptorNet, ModelConfig, autocast_context,
+                                        load_checkpoint, save_checkpoint)
+from dense_descriptor_ros.training.config import TrainConfig
+from dense_descriptor_ros.training.distributed import DistributedContext, init_distributed
+from dense_descriptor_ros.training.methods import LOSSES
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = ("epoch", "step", "loss", "val_auc50", "val_pck10", "val_mean_error", "lr",
+              "steps_per_s", "elapsed_s")
+
+
+@dataclass
+class TrainResult:
+    best_checkpoint: Path
+    last_checkpoint: Path
+    history: list[dict]
+
+
+def resolve_device(name: str, ctx: DistributedContext) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and ctx.enabled:
+        name = f"cuda:{ctx.local_rank}"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device cuda requested but CUDA is not available")
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def build_model(config: TrainConfig) -> DescriptorNet:
+    """A fresh network, or the one in ``init_checkpoint`` (e.g. identical-view for CCL)."""
+    if config.init_checkpoint:
+        model, meta = load_checkpoint(config.init_checkpoint)
+        log.info("initialised from %s (method %s)", config.init_checkpoint, meta.get("method"))
+        return model
+    model = DescriptorNet(ModelConfig(config.backbone, config.descriptor_dim, config.width))
+    if config.imagenet:
+        model.load_imagenet_weights()
+    return model
+
+
+def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None) -> DataLoader:
+    """Random batches with replacement: an epoch is ``steps_per_epoch`` batches whatever
+    the dataset size; each rank draws from its own seed."""
+    if config.method == "geometric":
+        dataset = RGBDPairDataset(config.data, config.num_correspondences, config.max_frame_gap,
+                                  pairs_per_epoch=config.steps_per_epoch * config.batch_size,
+                                  seed=config.seed + rank)
+    else:
+        dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths)
+    generator = torch.Generator().manual_seed(config.seed + 7919 * rank)
+    sampler = RandomSampler(dataset, replacement=True,
+                            num_samples=config.steps_per_epoch * config.batch_size, generator=generator)
+    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+                      num_workers=config.workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=config.workers > 0)
+
+
+def split_images(config: TrainConfig) -> tuple[list[Path] | None, list[Path]]:
+    """Training images and held-out validation images (when no validation set is given)."""
+    if config.method == "geometric":
+        frames = [f.rgb for s in find_sequences(config.data) for f in s.frames]
+        return None, frames[:: max(1, round(1 / max(config.val_fraction, 1e-3)))]
+    paths = find_images(config.data)
+    count = max(1, round(len(paths) * config.val_fraction)) if len(paths) > 1 else 0
+    step = len(paths) / count if count else 0
+    held = {paths[int(i * step)] for i in range(count)}
+    return [p for p in paths if p not in held] or paths, sorted(held) or paths
+
+
+def validation_set(config: TrainConfig, held_out: list[Path], out_dir: Path) -> tuple[list[Pair], Path]:
+    """The configured pairs, or synthetic homography pairs made once from held-out images."""
+    if config.val_pairs:
+        images = Path(config.val_images or Path(config.val_pairs).parent)
+        return load_pairs(config.val_pairs), images
+    val_dir = out_dir / "val"
+    if not (val_dir / "pairs.json").is_file():
+        per_image = max(1, -(-config.val_pair_count // max(1, len(held_out))))
+        make_homography_pairs(held_out, val_dir, pairs_per_image=per_image, queries_per_pair=50,
+                              size=config.image_size, seed=config.seed)
+    return load_pairs(val_dir / "pairs.json")[: config.val_pair_count], val_dir
+
+
+def validate(model: nn.Module, pairs: list[Pair], images: Path, device: torch.device) -> dict:
+    model.eval()
+    with torch.no_grad():
+        metrics = evaluate_pairs(predict_pairs(model, pairs, images, device=device, progress=False))
+    model.train()
+    return metrics
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Run ``config.epochs`` epochs; keeps ``best.pt`` (by validation AUC) and ``last.pt``."""
+    ctx = init_distributed()
+    try:
+        return _train(config, ctx, resume, progress)
+    finally:
+        ctx.close()
+
+
+def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress: bool) -> TrainResult:
+    device = resolve_device(config.device, ctx)
+    precision = resolve_precision(config.precision, device)
+    torch.manual_seed(config.seed + ctx.rank)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_path, best_path, last_path = out_dir / "last_state.pt", out_dir / "best.pt", out_dir / "last.pt"
+
+    train_paths, held_out = split_images(config)
+    loader = build_loader(config, ctx.rank, train_paths)
+    val_pairs, val_images = validation_set(config, held_out, out_dir) if ctx.is_main else ([], out_dir)
+    aug_config = (AugmentationConfig.geometric() if config.augmentation == "geometric"
+                  else AugmentationConfig.synthetic())
+    out_size = tuple(config.image_size)
+    augmenter = Augmenter(aug_config, out_size=out_size,
+                          generator=torch.Generator(device=device).manual_seed(config.seed + ctx.rank))
+
+    model = build_model(config).to(device).to(memory_format=torch.channels_last)
+    optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_cls(model.parameters(), lr=config.lr,
+                              weight_decay=config.weight_decay if config.optimizer == "adamw" else 0.0)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    start_epoch, best_auc, history = 0, float("-inf"), []
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, best_auc, history = state["epoch"], state["best_auc"], json.loads(state["history"])
+        log.info("resumed from %s at epoch %d (best AUC %.3f)", state_path, start_epoch, best_auc)
+    train_model = ctx.wrap(model, device)
+    loss_fn = LOSSES[config.method]
+    metadata = {"method": config.method, "training_config": config.to_dict()}
+    started = time.perf_counter()
+    step = start_epoch * config.steps_per_epoch
+
+    if ctx.is_main and not history:  # the starting point, so every run shows what it learned
+        metrics = validate(model, val_pairs, val_images, device)
+        history.append({"epoch": 0, "step": 0, "loss": float("nan"), "val_auc50": metrics["auc@50"],
+                        "val_pck10": metrics["pck@10"], "val_mean_error": metrics["mean"],
+                        "lr": config.lr, "steps_per_s": float("nan"), "elapsed_s": 0.0})
+    for epoch in range(start_epoch, config.epochs):
+        train_model.train()
+        losses, epoch_start = [], time.perf_counter()
+        bar = tqdm(loader, desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
+                   disable=not (progress and ctx.is_main), leave=False)
+        for batch in bar:
+            batch = ([t.to(device, non_blocking=True) for t in batch] if isinstance(batch, (list, tuple))
+                     else batch.to(device, non_blocking=True))
+            with autocast_context(device, precision):
+                loss, stats = loss_fn(train_model, batch, augmenter, config)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(stats["loss"])
+            step += 1
+            bar.set_postfix(loss=f"{stats['loss']:.3f}")
+        ctx.barrier()
+        if not ctx.is_main:
+            continue
+        steps_per_s = len(losses) / (time.perf_counter() - epoch_start)
+        metrics = validate(model, val_pairs, val_images, device)
+        row = {"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)),
+               "val_auc50": metrics["auc@50"], "val_pck10": metrics["pck@10"],
+               "val_mean_error": metrics["mean"], "lr": optimizer.param_groups[0]["lr"],
+               "steps_per_s": steps_per_s, "elapsed_s": time.perf_counter() - started}
+        history.append(row)
+        log.info("epoch %d: loss %.4f, val AUC@50 %.3f, PCK@10 %.3f, %.2f steps/s", epoch + 1,
+                 row["loss"], row["val_auc50"], row["val_pck10"], steps_per_s)
+        save_checkpoint(last_path, model, **metadata, epoch=epoch + 1, metrics=metrics)
+        if metrics["auc@50"] > best_auc:
+            best_auc = metrics["auc@50"]
+            save_checkpoint(best_path, model, **metadata, epoch=epoch + 1, metrics=metrics)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_auc": best_auc,
+                    "history": json.dumps(history)}, state_path)
+        write_log(out_dir / "log.csv", history)
+    if ctx.is_main:
+        plot_history(out_dir / "training_curves.png", history)
+    return TrainResult(best_path, last_path, history)
+
+
+def write_log(path: Path, history: list[dict]) -> None:
+    """The whole history as CSV (rewritten each epoch, so a resumed run stays one file)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in LOG_FIELDS} for row in history)
+
+
+def plot_history(path: Path, history: list[dict]) -> None:
+    """Training loss and validation AUC per epoch, for a person to look at."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, (ax_loss, ax_auc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [r["loss"] for r in history], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
+    ax_auc.plot(epochs, [r["val_auc50"] for r in history], marker="o", label="AUC@[1..50]")
+    ax_auc.plot(epochs, [r["val_pck10"] for r in history], marker="s", label="PCK@10")
+    ax_auc.set(xlabel="epoch", ylabel="validation", title="validation", ylim=(0, 1))
+    ax_auc.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

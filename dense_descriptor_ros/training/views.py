@@ -1,0 +1,53 @@
+"""Two augmented views of a batch and the keypoints whose position is known in both."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from dense_descriptor_ros.augmentation import Augmenter, map_keypoints
+from dense_descriptor_ros.matching import pixel_to_grid
+
+STRIDE = 8
+
+
+@dataclass
+class ViewPair:
+    """Views A and A^ of the same images with N keypoints known in both (pixel coords)."""
+
+    view_a: Tensor  # (B, 3, h, w)
+    view_b: Tensor  # (B, 3, h, w)
+    xy_a: Tensor  # (B, N, 2)
+    xy_b: Tensor  # (B, N, 2)
+    valid: Tensor  # (B, N) bool
+
+    def grid_keypoints(self) -> tuple[Tensor, Tensor]:
+        """Keypoints in stride-8 grid coordinates of each view."""
+        size = tuple(self.view_a.shape[-2:])
+        grid = grid_size(size)
+        return pixel_to_grid(self.xy_a, size, grid), pixel_to_grid(self.xy_b, size, grid)
+
+
+def grid_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    """Size of the network's stride-8 output for an input of ``image_size = (H, W)``."""
+    return (-(-image_size[0] // STRIDE), -(-image_size[1] // STRIDE))
+
+
+def augmented_views(images: Tensor, augmenter: Augmenter, num_keypoints: int,
+                    generator: torch.Generator | None = None) -> ViewPair:
+    """Augment ``images (B, 3, H, W)`` twice and sample keypoints visible in both views.
+
+    Keypoints are drawn uniformly in view A; a keypoint is valid when it comes from inside
+    the source image and its mapped position lies inside view A^.
+    """
+    a = augmenter(images)
+    b = augmenter(images)
+    out_size = tuple(a.images.shape[-2:])
+    batch = images.shape[0]
+    scale = torch.tensor([out_size[1], out_size[0]], dtype=images.dtype, device=images.device)
+    xy_a = (torch.rand(batch, num_keypoints, 2, generator=generator, device=images.device) * scale - 0.5)
+    a_to_src = torch.linalg.inv(a.homography)
+    _, from_source = map_keypoints(a_to_src, xy_a, tuple(images.shape[-2:]))
+    xy_b, inside_b = map_keypoints(b.homography @ a_to_src, xy_a, out_size)
+    return ViewPair(a.images, b.images, xy_a, torch.nan_to_num(xy_b), from_source & inside_b)

@@ -1,0 +1,284 @@
+"""Suction and oriented parallel grasps on synthetic depth of known planes and points."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.spatial.transform import Rotation
+
+from dense_descriptor_ros.geometry.camera import Intrinsics, project, transform_points
+from dense_descriptor_ros.grasping.heatmap import Heatmap
+from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
+from dense_descriptor_ros.grasping.pose import Pose
+from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
+from dense_descriptor_ros.grasping.surface import (PixelOutsideImageError, depth_in_metres,
+                                                   robust_depth, surface_patch)
+from dense_descriptor_ros.grasping.workspace import RejectReason, WorkspaceBox
+
+CAMERA = Intrinsics(fx=300.0, fy=300.0, cx=63.5, cy=47.5, width=128, height=96)
+GRID = (12, 16)  # stride-8 grid of the 96x128 image
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    return math.degrees(math.acos(np.clip(cos, -1.0, 1.0)))
+
+
+def tilted_normal(tilt_deg: float, azimuth_deg: float) -> np.ndarray:
+    """Unit normal facing the camera (-z), tilted by ``tilt_deg`` towards azimuth ``azimuth_deg``."""
+    t, a = math.radians(tilt_deg), math.radians(azimuth_deg)
+    return np.array([math.sin(t) * math.cos(a), math.sin(t) * math.sin(a), -math.cos(t)])
+
+
+def plane_depth(normal: np.ndarray, through: np.ndarray, camera: Intrinsics = CAMERA) -> np.ndarray:
+    """Depth ``(H, W)`` of the plane ``normal . (p - through) = 0``: ray-plane intersection per pixel."""
+    ys, xs = np.mgrid[0:camera.height, 0:camera.width]
+    rays = np.stack([(xs - camera.cx) / camera.fx, (ys - camera.cy) / camera.fy, np.ones(xs.shape)], -1)
+    return np.dot(normal, through) / (rays @ normal)
+
+
+def ray_point(pixel: np.ndarray, normal: np.ndarray, through: np.ndarray) -> np.ndarray:
+    ray = np.array([(pixel[0] - CAMERA.cx) / CAMERA.fx, (pixel[1] - CAMERA.cy) / CAMERA.fy, 1.0])
+    return ray * np.dot(normal, through) / np.dot(ray, normal)
+
+
+def peak_heatmap(cell: tuple[int, int], value: float = 0.9) -> Heatmap:
+    """A heatmap on the stride-8 grid with its maximum ``value`` at grid cell (x, y)."""
+    grid = torch.full(GRID, 0.05)
+    grid[cell[1], cell[0]] = value
+    return Heatmap(grid, (CAMERA.height, CAMERA.width))
+
+
+T_TARGET_CAMERA = np.eye(4)
+T_TARGET_CAMERA[:3, :3] = Rotation.from_euler("xyz", [180, 0, 30], degrees=True).as_matrix()
+T_TARGET_CAMERA[:3, 3] = [0.4, -0.1, 0.9]
+
+
+# -- surface --------------------------------------------------------------------------------
+
+def test_depth_in_metres_scales_millimetres_and_marks_invalid() -> None:
+    raw = np.array([[0, 500], [1234, 65535]], dtype=np.uint16)
+    np.testing.assert_allclose(depth_in_metres(raw), [[np.nan, 0.5], [1.234, 65.535]])
+    floats = depth_in_metres(np.array([[np.inf, -1.0], [0.0, 0.7]], dtype=np.float32))
+    assert np.isnan(floats[0]).all() and np.isnan(floats[1, 0]) and floats[1, 1] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        depth_in_metres(np.zeros((4, 4, 1)))
+
+
+def test_robust_depth_is_the_median_of_valid_pixels() -> None:
+    depth = np.full((9, 9), np.nan)
+    depth[3:6, 3:6] = [[0.50, 0.51, 0.52], [0.50, 9.0, np.nan], [0.49, 0.50, 0.50]]
+    assert robust_depth(depth, np.array([4, 4]), radius=1) == pytest.approx(0.50)
+    assert math.isnan(robust_depth(depth, np.array([0, 0]), radius=1))
+
+
+@pytest.mark.parametrize("tilt, azimuth", [(30, 90), (30, 215), (0, 0)])
+def test_normal_of_a_tilted_plane_within_two_degrees(tilt: float, azimuth: float) -> None:
+    normal = tilted_normal(tilt, azimuth)
+    through = np.array([0.01, -0.02, 0.5])
+    depth = plane_depth(normal, through)
+    patch = surface_patch(CAMERA, depth, np.array([70.0, 40.0]))
+    assert angle_deg(patch.normal, normal) < 2.0
+    assert abs(np.dot(patch.point - through, normal)) < 1e-3  # on the plane
+    np.testing.assert_allclose(project(CAMERA, patch.point[None])[0][0], [70.0, 40.0], atol=0.05)
+
+
+def test_normal_ignores_the_background_beyond_an_object_edge() -> None:
+    depth = np.full((CAMERA.height, CAMERA.width), 0.60)
+    depth[:, :60] = 0.45  # a box top; its edge 3 px left of the query
+    patch = surface_patch(CAMERA, depth, np.array([57.0, 40.0]))
+    assert patch.point[2] == pytest.approx(0.45)
+    assert angle_deg(patch.normal, np.array([0.0, 0.0, -1.0])) < 1.0
+
+
+def test_normal_drops_spikes_on_one_side_of_the_patch() -> None:
+    """Flying pixels 15 mm proud on the right side would tilt a single plane fit by ~12 degrees."""
+    depth = np.full((CAMERA.height, CAMERA.width), 0.5)
+    spikes = np.random.default_rng(0).random(depth.shape) < 0.3
+    spikes[:, :75] = False
+    depth[spikes] += 0.015
+    patch = surface_patch(CAMERA, depth, np.array([70.0, 40.0]))
+    assert angle_deg(patch.normal, np.array([0.0, 0.0, -1.0])) < 1.0
+    assert patch.rms < 1e-3 and patch.points < 225
+
+
+def test_surface_patch_refuses_pixels_outside_and_misaligned_depth() -> None:
+    depth = np.full((CAMERA.height, CAMERA.width), 0.5)
+    with pytest.raises(PixelOutsideImageError, match="outside the 128x96 image"):
+        surface_patch(CAMERA, depth, np.array([128.0, 10.0]))
+    with pytest.raises(ValueError, match="does not match"):
+        surface_patch(CAMERA, depth[:, :100], np.array([10.0, 10.0]))
+
+
+# -- suction --------------------------------------------------------------------------------
+
+def test_suction_on_a_tilted_plane_with_holes_and_noise() -> None:
+    normal = tilted_normal(30, 60)
+    through = np.array([0.0, 0.0, 0.55])
+    rng = np.random.default_rng(0)
+    depth = plane_depth(normal, through) + rng.normal(0, 0.0005, (CAMERA.height, CAMERA.width))
+    holes = rng.random(depth.shape) < 0.2
+    depth[holes] = np.nan
+    depth[rng.random(depth.shape) < 0.05] = 0.0  # zeros as a driver reports them
+    depth = depth_in_metres(depth)
+    grasp = suction_grasp(peak_heatmap((9, 5)), depth, CAMERA)
+    assert grasp.ok, grasp.rejection
+    np.testing.assert_allclose(grasp.pixel, [75.5, 43.5])  # (cell + 0.5) * 8 - 0.5
+    true_point = ray_point(grasp.pixel, normal, through)
+    assert np.linalg.norm(grasp.point_camera - true_point) < 0.002
+    assert angle_deg(grasp.normal_camera, normal) < 2.0
+    assert angle_deg(grasp.pose_camera.axis(2), -normal) < 2.0  # tool z approaches into the surface
+    np.testing.assert_allclose(grasp.pose_camera.position, grasp.point_camera)
+    rotation = grasp.pose_camera.rotation.as_matrix()
+    np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-9)
+
+
+def test_suction_pose_in_the_target_frame_and_workspace() -> None:
+    normal = tilted_normal(30, 0)
+    depth = plane_depth(normal, np.array([0.0, 0.0, 0.5]))
+    inside_box = WorkspaceBox((-1.0, -1.0, -1.0), (1.5, 1.5, 1.5))
+    grasp = suction_grasp(peak_heatmap((4, 7)), depth, CAMERA, T_target_camera=T_TARGET_CAMERA,
+                          target_frame="base", workspace=inside_box)
+    assert grasp.ok, grasp.rejection
+    assert grasp.pose_target.frame == "base" and grasp.pose_camera.frame == "camera"
+    np.testing.assert_allclose(grasp.pose_target.position,
+                               transform_points(T_TARGET_CAMERA, grasp.point_camera[None])[0], atol=1e-9)
+    np.testing.assert_allclose(grasp.pose_target.axis(2), T_TARGET_CAMERA[:3, :3] @ grasp.pose_camera.axis(2),
+                               atol=1e-9)
+    target_z = grasp.pose_target.position[2]
+    low_box = WorkspaceBox((-1.0, -1.0, -1.0), (1.5, 1.5, target_z - 0.01))
+    refused = suction_grasp(peak_heatmap((4, 7)), depth, CAMERA, T_target_camera=T_TARGET_CAMERA,
+                            workspace=low_box)
+    assert not refused.ok and refused.reason == RejectReason.OUTSIDE_WORKSPACE
+    assert refused.pose_camera is None and refused.pose_target is None
+    assert "z=" in refused.rejection.detail
+
+
+def test_suction_rejects_low_confidence() -> None:
+    depth = np.full((CAMERA.height, CAMERA.width), 0.5)
+    grasp = suction_grasp(peak_heatmap((4, 4), value=0.08), depth, CAMERA,
+                          config=SuctionConfig(min_confidence=0.1))
+    assert not grasp.ok and grasp.reason == RejectReason.LOW_CONFIDENCE == "low confidence"
+    assert grasp.pose_camera is None and grasp.confidence == pytest.approx(0.08)
+
+
+def test_suction_rejects_invalid_depth() -> None:
+    all_nan = np.full((CAMERA.height, CAMERA.width), np.nan)
+    grasp = suction_grasp(peak_heatmap((4, 4)), all_nan, CAMERA)
+    assert not grasp.ok and grasp.reason == "invalid depth" and grasp.pose_camera is None
+    zeros = depth_in_metres(np.zeros((CAMERA.height, CAMERA.width), dtype=np.uint16))
+    assert suction_grasp(peak_heatmap((4, 4)), zeros, CAMERA).reason == RejectReason.INVALID_DEPTH
+
+
+def test_suction_rejects_a_point_without_a_surface() -> None:
+    depth = np.full((CAMERA.height, CAMERA.width), np.nan)
+    depth[35, 35] = depth[36, 36] = 0.5  # a valid point, but nothing to fit a plane through
+    grasp = suction_grasp(peak_heatmap((4, 4)), depth, CAMERA)
+    assert not grasp.ok and grasp.reason == RejectReason.NO_SURFACE and grasp.pose_camera is None
+
+
+def test_suction_refuses_misaligned_depth() -> None:
+    with pytest.raises(ValueError, match="not aligned"):
+        suction_grasp(peak_heatmap((4, 4)), np.full((48, 64), 0.5), CAMERA)
+
+
+# -- oriented parallel grasp ----------------------------------------------------------------
+
+CELL_A, CELL_B = (5, 5), (9, 7)
+
+
+def planted_scene(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random unit descriptors ``(1, 16, 12, 16)`` with axis keypoints ``(2, 16)`` planted at
+    CELL_A and CELL_B."""
+    generator = torch.Generator().manual_seed(seed)
+    grid = F.normalize(torch.randn(1, 16, *GRID, generator=generator), dim=1)
+    keypoints = F.normalize(torch.randn(2, 16, generator=generator), dim=1)
+    grid[0, :, CELL_A[1], CELL_A[0]] = keypoints[0]
+    grid[0, :, CELL_B[1], CELL_B[0]] = keypoints[1]
+    return grid, keypoints
+
+
+def cell_pixel(cell: tuple[int, int]) -> np.ndarray:
+    return (np.array(cell, dtype=float) + 0.5) * 8 - 0.5
+
+
+@pytest.mark.parametrize("tilt, azimuth", [(0, 0), (25, 120)])
+def test_oriented_grasp_on_a_synthetic_scene(tilt: float, azimuth: float) -> None:
+    normal = tilted_normal(tilt, azimuth)
+    through = np.array([0.0, 0.0, 0.5])
+    depth = plane_depth(normal, through)
+    a = ray_point(cell_pixel(CELL_A), normal, through)
+    b = ray_point(cell_pixel(CELL_B), normal, through)
+    grid, keypoints = planted_scene()
+    config = ParallelGripperConfig(margin=0.01, max_opening=0.085)
+    grasp = oriented_grasp(grid, keypoints, depth, CAMERA, T_target_camera=T_TARGET_CAMERA,
+                           target_frame="base", config=config)
+    assert grasp.ok, grasp.rejection
+    np.testing.assert_allclose(grasp.pixels, [cell_pixel(CELL_A), cell_pixel(CELL_B)])
+    np.testing.assert_allclose(grasp.confidences, [1.0, 1.0], atol=1e-5)
+    assert np.linalg.norm(grasp.pose_camera.position - (a + b) / 2) < 0.005
+    assert grasp.width == pytest.approx(np.linalg.norm(b - a) + 0.01, abs=0.005)
+    assert angle_deg(grasp.pose_camera.axis(1), b - a) < 5.0  # closing axis a -> b
+    approach = -(normal - np.dot(normal, b - a) / np.dot(b - a, b - a) * (b - a))
+    assert angle_deg(grasp.pose_camera.axis(2), approach) < 5.0
+    expected_target = Pose.from_matrix(T_TARGET_CAMERA @ grasp.pose_camera.matrix, "base")
+    np.testing.assert_allclose(grasp.pose_target.matrix, expected_target.matrix, atol=1e-9)
+    centre_target = transform_points(T_TARGET_CAMERA, ((a + b) / 2)[None])[0]
+    assert np.linalg.norm(grasp.pose_target.position - centre_target) < 0.005
+
+
+def test_oriented_grasp_rejections() -> None:
+    normal = tilted_normal(20, 45)
+    depth = plane_depth(normal, np.array([0.0, 0.0, 0.5]))
+    grid, keypoints = planted_scene()
+
+    too_wide = oriented_grasp(grid, keypoints, depth, CAMERA, config=ParallelGripperConfig(max_opening=0.03))
+    assert too_wide.reason == RejectReason.TOO_WIDE and too_wide.pose_camera is None
+    assert too_wide.width > 0.03
+
+    absent = F.normalize(torch.randn(2, 16, generator=torch.Generator().manual_seed(9)), dim=1)
+    unseen = oriented_grasp(grid, absent, depth, CAMERA)
+    assert unseen.reason == RejectReason.LOW_CONFIDENCE and unseen.pose_camera is None
+
+    holed = depth.copy()
+    holed[35:50, 38:50] = np.nan  # around keypoint a at (43.5, 43.5)
+    no_depth = oriented_grasp(grid, keypoints, holed, CAMERA)
+    assert no_depth.reason == RejectReason.INVALID_DEPTH and "axis_a" in no_depth.rejection.detail
+
+    same = oriented_grasp(grid, keypoints[[0, 0]], depth, CAMERA)
+    assert same.reason == RejectReason.DEGENERATE and same.pose_camera is None
+
+    box = WorkspaceBox((-0.05, -0.05, 0.0), (0.05, 0.05, 0.3))
+    outside = oriented_grasp(grid, keypoints, depth, CAMERA, workspace=box)
+    assert outside.reason == RejectReason.OUTSIDE_WORKSPACE and outside.pose_target is None
+
+    with pytest.raises(ValueError, match=r"\(2, D\)"):
+        oriented_grasp(grid, keypoints[:1], depth, CAMERA)
+
+
+# -- poses and boxes ------------------------------------------------------------------------
+
+def test_pose_round_trips_and_refuses_bad_values() -> None:
+    transform = np.eye(4)
+    transform[:3, :3] = Rotation.from_euler("zyx", [10, 20, 30], degrees=True).as_matrix()
+    transform[:3, 3] = [1.0, 2.0, 3.0]
+    pose = Pose.from_matrix(transform)
+    np.testing.assert_allclose(pose.matrix, transform, atol=1e-12)
+    assert pose.to_dict()["orientation_xyzw"][3] == pytest.approx(pose.orientation[3])
+    with pytest.raises(ValueError, match="finite"):
+        Pose([0, 0, np.nan], [0, 0, 0, 1])
+    with pytest.raises(ValueError, match="quaternion of 4"):
+        Pose([0, 0, 0], [0, 0, 1])
+
+
+def test_workspace_box_validates_its_bounds() -> None:
+    with pytest.raises(ValueError, match="lower < upper"):
+        WorkspaceBox((0, 0, 0), (1, 1, 0))
+    box = WorkspaceBox((0, 0, 0), (1, 1, 1))
+    assert box.contains(np.array([0.5, 0.5, 0.5])) and box.check(np.array([0.5, 0.5, 0.5]), "base") is None
+    rejection = box.check(np.array([1.5, 0.5, -0.1]), "base")
+    assert rejection.reason == RejectReason.OUTSIDE_WORKSPACE
+    assert "x=1.500" in rejection.detail and "z=-0.100" in rejection.detail and "y=" not in rejection.detail

@@ -1,0 +1,91 @@
+"""Posed RGB-D sequences: format round-trip and reprojected correspondences with occlusion."""
+import numpy as np
+import torch
+import pytest
+from PIL import Image
+
+from dense_descriptor_ros.data.images import DatasetError, UnorderedImageDataset
+from dense_descriptor_ros.data.rgbd import (RGBDPairDataset, load_sequence, reproject_correspondences,
+                                            save_sequence)
+from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project
+
+INTR = Intrinsics(fx=60.0, fy=60.0, cx=31.5, cy=23.5, width=64, height=48)
+
+
+def pose(tx=0.0, ty=0.0, tz=0.0):
+    t = np.eye(4)
+    t[:3, 3] = [tx, ty, tz]
+    return t
+
+
+def test_camera_projection_round_trip():
+    xy = np.array([[0.0, 0.0], [31.5, 23.5], [63.0, 47.0]])
+    pts = backproject(INTR, xy, np.array([1.0, 2.0, 0.5]))
+    back, z = project(INTR, pts)
+    assert np.allclose(back, xy) and np.allclose(z, [1.0, 2.0, 0.5])
+    scaled = INTR.scaled(32, 24)
+    assert scaled.fx == 30.0 and scaled.cx == pytest.approx(15.5)
+
+
+def test_translation_shifts_correspondences_and_occlusion_is_detected():
+    depth = np.full((48, 64), 1.0, np.float32)
+    xy_a = np.array([[10.0, 10.0], [40.0, 30.0], [63.0, 20.0]])
+    # Camera B moved 0.1 m to the right: points appear 6 px further left.
+    xy_b, visible = reproject_correspondences(INTR, depth, pose(), depth, pose(tx=0.1), xy_a)
+    assert np.allclose(xy_b[:2], xy_a[:2] - [6.0, 0.0])
+    assert visible.tolist() == [True, True, True]
+    occluded = depth.copy()
+    occluded[25:35, 30:38] = 0.6  # something in front of the second point in B
+    _, visible = reproject_correspondences(INTR, depth, pose(), occluded, pose(tx=0.1), xy_a)
+    assert visible.tolist() == [True, False, True]
+    _, visible = reproject_correspondences(INTR, depth, pose(), depth, pose(tx=0.5), xy_a)
+    assert not visible[0]  # pushed out of B's field of view
+
+
+def write_sequence(root, frames=3):
+    rgb_dir, depth_dir = root / "rgb", root / "depth"
+    rgb_dir.mkdir(parents=True)
+    depth_dir.mkdir()
+    entries = []
+    rng = np.random.default_rng(0)
+    for i in range(frames):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(rgb_dir / f"{i:06d}.png")
+        depth = np.full((48, 64), 1000, np.uint16)
+        depth[:5] = 0  # a band without depth
+        Image.fromarray(depth).save(depth_dir / f"{i:06d}.png")
+        entries.append({"rgb": f"rgb/{i:06d}.png", "depth": f"depth/{i:06d}.png",
+                        "T_world_camera": pose(tx=0.02 * i).tolist()})
+    save_sequence(root, INTR, entries)
+
+
+def test_sequence_round_trip_and_pair_dataset(tmp_path):
+    write_sequence(tmp_path / "seq0")
+    seq = load_sequence(tmp_path / "seq0")
+    assert seq.intrinsics == INTR and len(seq.frames) == 3
+    depth = seq.load_depth(0)
+    assert np.isnan(depth[:5]).all() and np.allclose(depth[5:], 1.0)
+    dataset = RGBDPairDataset(tmp_path, num_correspondences=100, pairs_per_epoch=4)
+    image_a, image_b, xy_a, xy_b, valid = dataset[0]
+    assert image_a.shape == (3, 48, 64) and xy_a.shape == (100, 2) and valid.dtype == torch.bool
+    assert valid.float().mean() > 0.5
+    assert (xy_a[:, 1] >= 5).all()  # never sampled where depth is missing
+
+
+def test_bad_sequences_and_image_folders_give_clear_errors(tmp_path):
+    (tmp_path / "seq").mkdir()
+    (tmp_path / "seq" / "sequence.json").write_text('{"format": "other"}')
+    with pytest.raises(DatasetError, match="expected format"):
+        load_sequence(tmp_path / "seq")
+    with pytest.raises(DatasetError, match="no readable images"):
+        UnorderedImageDataset(tmp_path / "seq", (32, 32))
+
+
+def test_unreadable_images_are_reported_and_skipped(tmp_path, caplog):
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    Image.fromarray(np.full((50, 40, 3), 200, np.uint8)).save(tmp_path / "c.jpg")
+    dataset = UnorderedImageDataset(tmp_path, (16, 24))
+    assert [p.name for p in dataset.paths] == ["a.png", "c.jpg"]
+    assert [p.name for p, _ in dataset.rejected] == ["b.png"]
+    assert "b.png" in caplog.text
+    assert dataset[1].shape == (3, 16, 24)

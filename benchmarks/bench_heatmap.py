@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmarks.common import (achieved, add_common_arguments, count_flops, environment, matmul_peak,
-                               parse_list, parse_sizes, precision_supported, prepare_model, setup_run,
-                               time_call, write_report)
+from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops, environment,
+                               matmul_peak, parse_list, parse_sizes, precision_supported,
+                               prepare_model, setup_run, time_call, write_report)
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping import depth_in_metres, describe_pixels, fused_heatmap, suction_grasp
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_e2e:
         rows += end_to_end_rows(args, device, peaks)
     notes = [f"precision {p} not supported on {device.type}: skipped" for p in skipped]
+    notes += bf16_notes(device, env, args.e2e_precisions)
     notes += ["the heatmap's similarity product runs in float64 (grasping/heatmap.py keeps "
               "precision near perfect matches), so its fraction is of the fp64 matmul peak",
               "end-to-end rows count network + heatmap FLOPs against the network precision's peak; "

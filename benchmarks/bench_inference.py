@@ -13,9 +13,10 @@ import argparse
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (achieved, add_common_arguments, count_flops, descriptor_fn,
-                               environment, matmul_peak, parse_list, parse_sizes, precision_supported,
-                               prepare_model, setup_run, time_call, write_report)
+from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops,
+                               descriptor_fn, environment, matmul_peak, parse_list, parse_sizes,
+                               precision_supported, prepare_model, setup_run, time_call,
+                               write_report)
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
                      "gflop_per_frame": flops / 1e9,
                      **achieved(flops, timing.median_ms, peaks[precision])})
     notes = [f"precision {p} not supported on {device.type}: skipped" for p in skipped]
+    notes += bf16_notes(device, env, precisions)
     notes.append("random-initialised weights (timing does not depend on them); FLOPs count "
                  "conv/linear multiply-adds x 2; input already on the device")
     write_report(args.out, "descriptor inference", env, peaks, rows, COLUMNS, notes)

@@ -82,7 +82,7 @@ def precision_supported(device: torch.device, precision: str) -> bool:
 
 
 def matmul_peak(device: torch.device, precision: str = "fp32", size: int | None = None,
-                repeats: int = 5) -> dict:
+                repeats: int = 10) -> dict:
     """Measured matrix-multiply throughput: FLOP/s of a square ``size`` matmul (best of repeats).
 
     The best (not median) sample estimates the limit; the size defaults to 2048 on CPU (a
@@ -215,6 +215,23 @@ def cpu_model_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes bf16 in hardware (AVX512-BF16 or AMX); otherwise oneDNN emulates it."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_notes(device: torch.device, env: dict, precisions: list[str]) -> list[str]:
+    """A note for the report when bf16 was measured on a CPU that only emulates it."""
+    if device.type == "cpu" and "bf16" in precisions and not env["cpu_native_bf16"]:
+        return ["this CPU has no AVX512-BF16 or AMX: bf16 is emulated by oneDNN and slower than "
+                "fp32 here; on such a CPU the fast path is fp32 + channels_last"]
+    return []
+
+
 def describe_device(device: torch.device) -> str:
     """A person-readable name of the machine the numbers come from."""
     if device.type == "cuda":
@@ -232,6 +249,7 @@ def environment(device: torch.device) -> dict:
         "python_version": platform.python_version(),
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "loadavg_start": list(os.getloadavg()),
     }

@@ -106,7 +106,8 @@ def test_ground_truth_correspondences_on_an_rgbd_sequence_pair():
 
 
 def test_ground_truth_correspondences_on_cross_scene_pairs():
-    size = datasets.Size(120, 160)
+    # re-oriented objects are seen at other texture mip levels: objects need a few pixels to compare
+    size = datasets.Size(240, 320)
     agree, total, shifted = [], 0, []
     for seed in range(4):
         rng = np.random.default_rng(seed)

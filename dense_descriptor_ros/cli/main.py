@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "dense_descriptor_ros.cli.pairs",
     "dense_descriptor_ros.cli.db",
     "dense_descriptor_ros.cli.bag",
+    "dense_descriptor_ros.cli.sim",
     "dense_descriptor_ros.cli.demo",
 )
 

@@ -376,6 +376,17 @@ class KeypointDatabase:
             if conn.execute("DELETE FROM objects WHERE name = ?", (object_name,)).rowcount == 0:
                 raise UnknownObjectError(f"no object {object_name!r} in {self.path}")
 
+    def remove_preferences(self, ids: list[int]) -> int:
+        """Delete grasp preferences by row id (an operator's undo); returns how many existed."""
+        with self._transaction(write=True) as conn:
+            return sum(conn.execute("DELETE FROM preferences WHERE id = ?", (int(i),)).rowcount for i in ids)
+
+    def clear_preferences(self, object_name: str) -> int:
+        """Delete every grasp preference of an object (its axis keypoints stay); returns the count."""
+        with self._transaction(write=True) as conn:
+            return conn.execute("DELETE FROM preferences WHERE object_id = "
+                                "(SELECT id FROM objects WHERE name = ?)", (object_name,)).rowcount
+
     # -- reads -----------------------------------------------------------------------------
 
     def objects(self) -> list[str]:

@@ -48,16 +48,21 @@ def view_cosine(normals: np.ndarray, intrinsics) -> np.ndarray:
     return np.nan_to_num(-np.sum(normals * rays, axis=-1), nan=0.0)
 
 
+def well_seen(frame: Frame) -> np.ndarray:
+    """``(H, W)`` bool: surface seen less obliquely than ``MIN_VIEW_COSINE`` allows."""
+    return view_cosine(surface_normals(frame), frame.intrinsics) >= MIN_VIEW_COSINE
+
+
 def sample_object_keypoints(frame: Frame, object_id: int, count: int, rng: np.random.Generator,
-                            edge_band: int = 4) -> np.ndarray:
+                            edge_band: int = 4, seen: np.ndarray | None = None) -> np.ndarray:
     """Integer pixels ``(n, 2)`` (x, y) on ``object_id``: half within ``edge_band`` px of its
     silhouette, half further inside, none on obliquely seen surfaces; ``n < count`` when the
-    visible region is too small."""
+    visible region is too small. ``seen``: :func:`well_seen` of the frame, if already computed."""
     mask = frame.segmentation == object_id
     inside = ndimage.binary_erosion(mask, iterations=1)  # skip pixels mixing object and background
     interior = ndimage.binary_erosion(mask, iterations=edge_band + 1)
-    well_seen = view_cosine(surface_normals(frame), frame.intrinsics) >= MIN_VIEW_COSINE
-    edge, interior = inside & ~interior & well_seen, interior & well_seen
+    seen = well_seen(frame) if seen is None else seen
+    edge, interior = inside & ~interior & seen, interior & seen
     chosen = []
     for region, n in ((edge, count // 2), (interior, count - count // 2)):
         ys, xs = np.nonzero(region)

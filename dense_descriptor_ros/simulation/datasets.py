@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import camera, scene as scene_mod
 from .cell import BinCell
-from .correspondence import correspondences, sample_object_keypoints
+from .correspondence import correspondences, sample_object_keypoints, well_seen
 from .objects import sample_instances
 from .render import Frame
 from .scene import SceneSpec
@@ -159,9 +159,10 @@ def keypoint_pairs(frame_a: Frame, frame_b: Frame, object_ids: list[int], rng: n
                    per_object: int, follow_objects: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Queries on ``object_ids`` seen in A -> (queries (N, 2), targets (N, 2), visible (N,), ids (N,))."""
     queries, ids = [np.zeros((0, 2))], [np.zeros(0, int)]
+    seen = well_seen(frame_a)
     for object_id in object_ids:
         if np.count_nonzero(frame_a.segmentation == object_id) >= MIN_OBJECT_PIXELS:
-            xy = sample_object_keypoints(frame_a, object_id, per_object, rng)
+            xy = sample_object_keypoints(frame_a, object_id, per_object, rng, seen=seen)
             queries.append(xy)
             ids.append(np.full(len(xy), object_id))
     q, i = np.concatenate(queries), np.concatenate(ids)

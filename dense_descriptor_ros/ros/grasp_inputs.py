@@ -1,0 +1,62 @@
+"""Parameters every grasp node shares: database, model hash, camera pose, workspace, frames.
+
+The heatmap and oriented-grasp nodes read the same keypoint database, key it by the same
+checkpoint hash and place grasps with the same camera pose and workspace box, so both declare
+these parameters here, under the same names and with the same checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rclpy.node import Node
+
+from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
+from dense_descriptor_ros.grasping.transforms import StaticCameraPose
+from dense_descriptor_ros.grasping.workspace import WorkspaceBox
+from dense_descriptor_ros.model.checkpoint import file_hash
+from dense_descriptor_ros.ros.frame_input import FrameInput
+from dense_descriptor_ros.ros.typed_parameters import declare
+
+
+def declare_workspace(node: Node) -> WorkspaceBox | None:
+    """``workspace_min`` / ``workspace_max`` (3 values each, target frame; both empty: no box)."""
+    lower = declare(node, "workspace_min", [], "workspace box lower corner x y z (m, target frame)")
+    upper = declare(node, "workspace_max", [], "workspace box upper corner x y z (m, target frame)")
+    if not lower and not upper:
+        return None
+    return WorkspaceBox(tuple(lower), tuple(upper))
+
+
+@dataclass
+class GraspInputs:
+    """What a grasp node reads besides its topics."""
+
+    database_path: Path
+    database: KeypointDatabase
+    model_hash: str
+    target_frame: str
+    workspace: WorkspaceBox | None
+    frames: FrameInput
+
+
+def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
+    """Declare the shared parameters, open the database, subscribe the camera streams."""
+    database = declare(node, "database", "", "keypoint database file (created when missing)")
+    model_path = declare(node, "model_path", "", "checkpoint the descriptors come from; its hash keys the database")
+    target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")
+    camera_pose = declare(node, "camera_pose", [], "static T_target_camera: 16 row-major values or "
+                          "x y z qx qy qz qw; empty: grasps stay in the camera frame")
+    camera_frame = declare(node, "camera_frame", "", "frame camera_pose applies to ('' = the images' frame)")
+    tolerance = declare(node, "sync_tolerance_s", 0.0, "max stamp difference of one frame's streams")
+    workspace = declare_workspace(node)
+    if not database:
+        raise ValueError("parameter database is required (a keypoint database file)")
+    if not model_path or not Path(model_path).is_file():
+        raise ValueError(f"parameter model_path must name the checkpoint the descriptor node runs, "
+                         f"got {model_path!r}")
+    pose_source = StaticCameraPose(camera_pose, target_frame, camera_frame) if camera_pose else None
+    frames = FrameInput(node, on_frame, pose_source=pose_source, target_frame=target_frame,
+                        tolerance_s=tolerance)
+    return GraspInputs(Path(database), KeypointDatabase(database), file_hash(model_path),
+                       target_frame if pose_source else "", workspace, frames)

@@ -1,0 +1,33 @@
+"""The RealSense cell: realsense_camera (or a recording of it) + the perception graph.
+
+ros2 launch dense_descriptor_ros realsense_cell.launch.py model:=... database:=... camera:=_0123456
+Arguments: camera (serial_no, '' = first found), recording (RealSense .db3/.bag to play instead),
+gripper (suction | parallel), model, database.
+"""
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG = os.path.join(os.path.dirname(HERE), "config")
+
+
+def generate_launch_description():
+    graph_arguments = {name: LaunchConfiguration(name) for name in ("model", "database", "gripper")}
+    return LaunchDescription([
+        DeclareLaunchArgument("camera", default_value="", description="RealSense serial_no ('' = first found)"),
+        DeclareLaunchArgument("recording", default_value="", description="play this recording instead"),
+        DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"]),
+        DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
+        DeclareLaunchArgument("database", description="keypoint database file"),
+        Node(package="dense_descriptor_ros", executable="realsense_camera", output="screen",
+             parameters=[os.path.join(CONFIG, "realsense_camera.yaml"),
+                         {"serial_no": LaunchConfiguration("camera"),
+                          "rosbag_filename": LaunchConfiguration("recording")}]),
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(HERE, "perception_graph.launch.py")),
+                                 launch_arguments=graph_arguments.items()),
+    ])

@@ -1,0 +1,107 @@
+"""Every parameter that config/*.yaml or a launch file sets is one its node declares.
+
+Checked by instantiating each node class under rclpy with those values as overrides, rather
+than by scanning the source for ``declare_parameter`` calls: nodes declare through helpers
+(``typed_parameters.declare``, ``declare_grasp_inputs``) whose names a scan would have to
+know, and instantiation also checks each value's type against the declared one (rclpy refuses
+a string for an integer parameter) and that the YAML's node name is the node's real name.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+import torch
+
+from launch_standins import CONFIG_DIR, REPO, LaunchConfiguration, all_nodes, load_launch, node_parameter_files
+from test_camera_nodes import FakeZivid
+
+pytestmark = pytest.mark.ros
+
+# Values for launch arguments that have no default (a user must pass them).
+CONSTRUCTOR_ARGUMENTS = {"zivid_camera": {"adapter_factory": FakeZivid}}  # no Zivid SDK here
+
+
+@pytest.fixture(scope="module")
+def argument_values(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+
+    folder = tmp_path_factory.mktemp("launch_args")
+    torch.manual_seed(0)
+    model = save_checkpoint(folder / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)), method="test")
+    values = {"model": str(model), "database": str(folder / "keypoints.json"), "output": str(folder / "bag")}
+    for path in sorted((REPO / "launch").glob("*.launch.py")):
+        for name, argument in load_launch(path).arguments.items():
+            if argument.default_value is not None:
+                values.setdefault(name, argument.default_value)
+    return values
+
+
+def node_class(executable: str) -> type:
+    """The rclpy Node subclass defined in the executable's module."""
+    from rclpy.node import Node
+
+    module = importlib.import_module(f"dense_descriptor_ros.ros.nodes.{executable}")
+    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, Node) and c is not Node and c.__module__ == module.__name__]
+    assert len(classes) == 1, f"{module.__name__} should define exactly one Node class, has {classes}"
+    return classes[0]
+
+
+def resolve(value, arguments: dict[str, str]):
+    return arguments[value.variable_name] if isinstance(value, LaunchConfiguration) else value
+
+
+def launched_parameters(argument_values: dict[str, str]) -> dict[str, dict[str, object]]:
+    """executable -> every parameter its launch files set (YAML files and inline dicts)."""
+    files = node_parameter_files()
+    result: dict[str, dict[str, object]] = {}
+    for _, node in all_nodes():
+        values = result.setdefault(node.executable, {})
+        for item in node.parameters:
+            if isinstance(item, str):
+                name, parameters = files[Path(item)]
+                values.update(parameters)
+                values["__node_name__"] = name
+            else:
+                values.update({k: resolve(v, argument_values) for k, v in item.items()})
+    return result
+
+
+def test_every_configured_parameter_is_declared_by_its_node(ros, argument_values: dict[str, str]) -> None:
+    from rclpy.parameter import Parameter
+
+    configured = launched_parameters(argument_values)
+    assert {"sim_camera", "realsense_camera", "zivid_camera", "descriptor_node"} <= set(configured)
+    for executable, values in configured.items():
+        expected_name = values.pop("__node_name__", executable)
+        overrides = [Parameter(name, value=value) for name, value in values.items()]
+        node = node_class(executable)(**CONSTRUCTOR_ARGUMENTS.get(executable, {}),
+                                      context=ros.context, parameter_overrides=overrides)
+        try:
+            assert node.get_name() == expected_name, f"config names {expected_name}, node is {node.get_name()}"
+            undeclared = sorted(name for name in values if not node.has_parameter(name))
+            assert not undeclared, f"{executable} does not declare {undeclared}"
+            for name, value in values.items():
+                assert node.get_parameter(name).value == value, f"{executable}.{name} did not take {value!r}"
+        finally:
+            node.destroy_node()
+
+
+def test_parameter_files_without_a_launch_are_checked_too(ros) -> None:
+    """A config file for a node no launch file starts still has to match that node."""
+    from rclpy.parameter import Parameter
+
+    launched = {node.executable for _, node in all_nodes()}
+    for path, (name, values) in node_parameter_files().items():
+        if name in launched:
+            continue
+        node = node_class(name)(**CONSTRUCTOR_ARGUMENTS.get(name, {}), context=ros.context,
+                                parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
+        try:
+            assert not [k for k in values if not node.has_parameter(k)], path.name
+        finally:
+            node.destroy_node()
+    assert CONFIG_DIR.is_dir()

@@ -1,0 +1,138 @@
+"""grasp_executor on real DDS: fake arm + a real SetBool vacuum service, refusals, results."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+
+class Cell:
+    """The test's side: grasp publishers, a SetBool vacuum server, the result subscriber."""
+
+    def __init__(self, ros, vacuum_ok: bool = True) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import Float32, String
+        from std_srvs.srv import SetBool, Trigger
+
+        self.ros, self.node = ros, ros.node("cell")
+        self.vacuum_requests: list[bool] = []
+        self.results: list[dict] = []
+
+        def vacuum(request, response):
+            self.vacuum_requests.append(request.data)
+            response.success, response.message = vacuum_ok, "ok" if vacuum_ok else "no pressure"
+            return response
+
+        self.node.create_service(SetBool, "vacuum", vacuum)
+        self.grasp_pub = self.node.create_publisher(PoseStamped, "grasp", 1)
+        self.confidence_pub = self.node.create_publisher(Float32, "grasp/confidence", 1)
+        self.result_sub = self.node.create_subscription(
+            String, "execution/result", lambda msg: self.results.append(json.loads(msg.data)), 10)
+        self.execute = self.node.create_client(Trigger, "/grasp_executor/execute")
+
+    def send(self, node, position, confidence: float) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import Float32
+
+        self.confidence_pub.publish(Float32(data=confidence))
+        msg = PoseStamped()
+        msg.header.frame_id = "base_link"
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position
+        msg.pose.orientation.x = 1.0  # tool z down
+        self.grasp_pub.publish(msg)
+        assert self.ros.spin_until(lambda: node.latest is not None and node.confidence == pytest.approx(confidence),
+                                   5.0), "the executor did not receive the grasp"
+
+    def trigger(self):
+        from std_srvs.srv import Trigger
+
+        assert self.execute.wait_for_service(timeout_sec=5.0)
+        future = self.execute.call_async(Trigger.Request())
+        assert self.ros.spin_until(future.done, 5.0)
+        return future.result()
+
+
+def start(ros, **parameters):
+    from rclpy.parameter import Parameter
+
+    from dense_descriptor_ros.ros.nodes.grasp_executor import GraspExecutorNode
+
+    values = {"backend": "fake", "gripper": "suction", "min_confidence": 0.5,
+              "workspace_min": [0.2, -0.3, 0.0], "workspace_max": [0.7, 0.3, 0.4], "approach_distance": 0.1,
+              **parameters}
+    node = ros.add(GraspExecutorNode(context=ros.context,
+                                     parameter_overrides=[Parameter(k, value=v) for k, v in values.items()]))
+    cell = Cell(ros)
+    ros.wait_matched(cell.grasp_pub, node.grasp_sub)
+    ros.wait_matched(node.result_pub, cell.result_sub)
+    return node, cell
+
+
+def test_suction_pick_calls_the_vacuum_service_and_reports(ros) -> None:
+    node, cell = start(ros)
+    cell.send(node, (0.4, 0.1, 0.05), 0.9)
+    answer = cell.trigger()
+    assert answer.success, answer.message
+    assert ros.spin_until(lambda: cell.results, 5.0)
+    result = cell.results[-1]
+    assert result["code"] == "succeeded", result
+    assert cell.vacuum_requests == [True]
+    assert set(result["timings"]) == {"approach", "vacuum_on", "grasp", "retreat", "total"}
+    np.testing.assert_allclose(result["grasp"]["position"], [0.4, 0.1, 0.05])
+    moves = node.fake_cell.moves()
+    np.testing.assert_allclose([m.position[2] for m in moves], [0.15, 0.05, 0.2], atol=1e-9)
+
+
+def test_low_confidence_and_outside_workspace_are_refused_without_moving(ros) -> None:
+    node, cell = start(ros)
+    cell.send(node, (0.4, 0.1, 0.05), 0.2)
+    answer = cell.trigger()
+    assert not answer.success and "below" in answer.message
+    assert ros.spin_until(lambda: cell.results, 5.0)
+    assert cell.results[-1]["code"] == "rejected_low_confidence"
+    cell.send(node, (1.5, 0.1, 0.05), 0.9)
+    assert not cell.trigger().success
+    assert ros.spin_until(lambda: len(cell.results) == 2, 5.0)
+    assert cell.results[-1]["code"] == "rejected_outside_workspace"
+    assert node.fake_cell.calls == [] and cell.vacuum_requests == []
+    assert not cell.trigger().success  # the grasp was used up: nothing to execute
+
+
+def test_vacuum_refusal_is_a_gripper_failure_and_auto_execute(ros) -> None:
+    from rclpy.parameter import Parameter
+
+    from dense_descriptor_ros.ros.nodes.grasp_executor import GraspExecutorNode
+
+    node = ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=[
+        Parameter("backend", value="fake"), Parameter("auto_execute", value=True)]))
+    cell = Cell(ros, vacuum_ok=False)
+    ros.wait_matched(cell.grasp_pub, node.grasp_sub)
+    ros.wait_matched(node.result_pub, cell.result_sub)
+    from geometry_msgs.msg import PoseStamped
+    from std_msgs.msg import Float32
+
+    cell.confidence_pub.publish(Float32(data=0.9))
+    assert ros.spin_until(lambda: node.confidence is not None, 5.0)
+    msg = PoseStamped()
+    msg.header.frame_id = "base_link"
+    msg.pose.orientation.w = 1.0
+    cell.grasp_pub.publish(msg)
+    assert ros.spin_until(lambda: cell.results, 5.0), "auto_execute did not pick"
+    assert cell.results[-1]["code"] == "gripper_failed" and "no pressure" in cell.results[-1]["detail"]
+    assert cell.vacuum_requests == [True]
+
+
+def test_bad_parameters_fail_at_start(ros) -> None:
+    from rclpy.parameter import Parameter
+
+    from dense_descriptor_ros.ros.nodes.grasp_executor import GraspExecutorNode
+
+    with pytest.raises(ValueError, match="backend one of"):
+        GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="robot")])
+    with pytest.raises(RuntimeError, match="moveit_msgs is not installed"):
+        GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="moveit")])
+    with pytest.raises(ValueError, match="module:callable"):
+        GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="sim")])

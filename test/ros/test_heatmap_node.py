@@ -1,0 +1,185 @@
+"""heatmap_node on real DDS: annotation by both click paths, services, grasps, bad frames skipped."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dense_descriptor_ros.geometry.camera import backproject, transform_points
+from dense_descriptor_ros.grasping import (EmptyDatabaseError, KeypointDatabase, WorkspaceBox,
+                                           describe_pixels, fused_heatmap, suction_grasp)
+from dense_descriptor_ros.model import load_checkpoint
+from dense_descriptor_ros.model.checkpoint import file_hash
+from grasp_scene import CAMERA, CAMERA_POSE, DEPTH, RGB, T_WORLD_CAMERA, CameraProbe, make_checkpoint
+
+pytestmark = pytest.mark.ros
+
+WORKSPACE = ([-1.0, -1.0, -0.5], [1.0, 1.0, 1.0])
+# Cell centres of the stride-8 grid (pixel 8 c + 3.5), so a stored descriptor is a grid vector.
+MOUSE_PIXEL = (35.5, 19.5)
+RVIZ_PIXEL = (11.5, 27.5)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("model"))
+
+
+def start(ros, checkpoint: Path, database: Path, **parameters):
+    from rclpy.parameter import Parameter
+
+    from dense_descriptor_ros.ros.nodes.heatmap_node import HeatmapNode
+
+    values = {"database": str(database), "model_path": str(checkpoint), "object": "box",
+              "target_frame": "world", "camera_pose": CAMERA_POSE, "workspace_min": WORKSPACE[0],
+              "workspace_max": WORKSPACE[1], **parameters}
+    node = ros.add(HeatmapNode(context=ros.context,
+                               parameter_overrides=[Parameter(k, value=v) for k, v in values.items()]))
+    probe = CameraProbe(ros, checkpoint)
+    from geometry_msgs.msg import Point, PointStamped, PoseStamped
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32
+
+    probe.grasps, probe.overlays, probe.confidences = [], [], []
+    probe.grasp_sub = probe.node.create_subscription(PoseStamped, "grasp", probe.grasps.append, 10)
+    probe.node.create_subscription(Image, "heatmap/overlay", probe.overlays.append, 10)
+    probe.node.create_subscription(Float32, "grasp/confidence", probe.confidences.append, 10)
+    probe.mouse_pub = probe.node.create_publisher(Point, "heatmap/overlay_mouse_left", 10)
+    probe.rviz_pub = probe.node.create_publisher(PointStamped, "/clicked_point", 10)
+    ros.wait_matched(probe.pubs["depth"], node.inputs.frames.subscriptions["depth"])
+    ros.wait_matched(node.grasp_pub, probe.grasp_sub)
+    ros.wait_matched(probe.mouse_pub, node.clicks.pixel_sub)
+    ros.wait_matched(probe.rviz_pub, node.clicks.point_sub)
+    return node, probe
+
+
+def feed_until(ros, probe, node, messages, done, timeout_s: float = 5.0) -> bool:
+    return ros.spin_until(done, timeout_s, every=lambda: probe.publish(messages))
+
+
+def click(ros, publisher, msg, database: Path, count: int) -> None:
+    """Publish one click (reliable, matched) and wait until the database holds ``count`` keypoints."""
+    publisher.publish(msg)
+    assert ros.spin_until(lambda: len(stored(database)) == count, 5.0), "the click was not stored"
+
+
+def stored(database: Path) -> list:
+    with KeypointDatabase(database) as db:
+        return db.records()
+
+
+def test_clicks_annotate_and_a_frame_gives_the_core_grasp(ros, checkpoint: Path, tmp_path: Path) -> None:
+    from geometry_msgs.msg import Point, PointStamped
+
+    database = tmp_path / "prefs.db"
+    node, probe = start(ros, checkpoint, database)
+    first = probe.frame()
+    # Empty database: the plain image is published to click on, and no grasp.
+    assert feed_until(ros, probe, node, first, lambda: node.inputs.frames.latest is not None and probe.overlays)
+    np.testing.assert_array_equal(np.frombuffer(bytes(probe.overlays[-1].data), np.uint8).reshape(RGB.shape), RGB)
+    assert probe.grasps == [] and node.processed == 0
+
+    # rqt_image_view click on the overlay, in pixels.
+    click(ros, probe.mouse_pub, Point(x=MOUSE_PIXEL[0], y=MOUSE_PIXEL[1]), database, 1)
+    # RViz Publish Point in the target frame: the 3D point on the surface under RVIZ_PIXEL.
+    surface = backproject(CAMERA, np.array([RVIZ_PIXEL]), np.array([DEPTH[27, 11]], dtype=float))
+    world = transform_points(T_WORLD_CAMERA, surface)[0]
+    point = PointStamped()
+    point.header.frame_id = "world"
+    point.point.x, point.point.y, point.point.z = (float(v) for v in world)
+    click(ros, probe.rviz_pub, point, database, 2)
+
+    model, _ = load_checkpoint(checkpoint)
+    records = sorted(stored(database), key=lambda r: r.id)
+    assert [r.object for r in records] == ["box", "box"]
+    np.testing.assert_allclose([r.xy for r in records], [MOUSE_PIXEL, RVIZ_PIXEL], atol=1e-6)
+    assert {r.model_hash for r in records} == {file_hash(checkpoint)}
+    expected = describe_pixels(model, RGB, np.array([MOUSE_PIXEL, RVIZ_PIXEL]))
+    np.testing.assert_allclose(np.stack([r.descriptor for r in records]), expected, atol=1e-5)
+    with KeypointDatabase(database) as db:  # the source image is stored for re-embedding
+        np.testing.assert_array_equal(db.image(records[0].image_id), RGB)
+
+    # A new frame now yields the grasp the core computes for it, in the world frame.
+    second = probe.frame()
+    assert feed_until(ros, probe, node, second, lambda: any(
+        g.header.stamp == second["image"].header.stamp for g in probe.grasps))
+    grasp = next(g for g in probe.grasps if g.header.stamp == second["image"].header.stamp)
+    ros.spin_until(lambda: False, 0.3)  # Float32 has no stamp: let this frame's confidence arrive
+    keypoints = torch.from_numpy(expected)
+    grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
+    core = suction_grasp(fused_heatmap(grid, keypoints, (RGB.shape[0], RGB.shape[1])), DEPTH.astype(float),
+                         CAMERA, T_target_camera=T_WORLD_CAMERA, target_frame="world",
+                         workspace=WorkspaceBox(*map(tuple, WORKSPACE)))
+    assert core.ok and grasp.header.frame_id == "world"
+    p, o = grasp.pose.position, grasp.pose.orientation
+    np.testing.assert_allclose([p.x, p.y, p.z], core.pose_target.position, atol=1e-6)
+    np.testing.assert_allclose(np.abs(np.dot([o.x, o.y, o.z, o.w], core.pose_target.orientation)), 1.0, atol=1e-6)
+    assert min(np.hypot(*(core.pixel - np.array(pixel))) for pixel in (MOUSE_PIXEL, RVIZ_PIXEL)) < 1.0
+    assert probe.confidences[-1].data == pytest.approx(core.confidence, abs=1e-6)
+
+
+def test_services_undo_clear_save_reload(ros, checkpoint: Path, tmp_path: Path) -> None:
+    from geometry_msgs.msg import Point
+    from std_srvs.srv import Trigger
+
+    database = tmp_path / "prefs.db"
+    node, probe = start(ros, checkpoint, database)
+    clients = {name: probe.node.create_client(Trigger, f"/heatmap_node/{name}")
+               for name in ("undo", "clear", "save", "reload")}
+    assert feed_until(ros, probe, node, probe.frame(), lambda: node.inputs.frames.latest is not None)
+    for count, pixel in enumerate(((3.5, 3.5), (19.5, 11.5), (43.5, 35.5)), start=1):
+        click(ros, probe.mouse_pub, Point(x=pixel[0], y=pixel[1]), database, count)
+    assert node.count() == 3
+
+    answer = probe.call(clients["undo"])
+    assert answer.success and node.count() == 2
+    assert sorted(r.xy for r in stored(database)) == [(3.5, 3.5), (19.5, 11.5)]
+
+    answer = probe.call(clients["save"])
+    exported = database.with_suffix(".json")
+    assert answer.success and str(exported) in answer.message
+    document = json.loads(exported.read_text())
+    assert document["format"] == "ddr-keypoint-db" and len(document["keypoints"]) == 2
+
+    with KeypointDatabase(database) as other:  # another process annotates (ddr annotate)
+        model, _ = load_checkpoint(checkpoint)
+        other.add_preferences("box", RGB, np.array([[27.5, 19.5]]),
+                              describe_pixels(model, RGB, np.array([[27.5, 19.5]])), file_hash(checkpoint), "cli")
+    assert node.count() == 2
+    answer = probe.call(clients["reload"])
+    assert answer.success and node.count() == 3
+
+    answer = probe.call(clients["clear"])
+    assert answer.success and "removed 3" in answer.message and node.count() == 0
+    with KeypointDatabase(database) as db, pytest.raises(EmptyDatabaseError):
+        db.preference_descriptors(file_hash(checkpoint))
+    assert not probe.call(clients["undo"]).success  # nothing left to undo
+
+
+def test_malformed_frames_are_skipped_and_the_next_good_one_answered(ros, checkpoint: Path,
+                                                                      tmp_path: Path) -> None:
+    database = tmp_path / "prefs.db"
+    model, _ = load_checkpoint(checkpoint)
+    with KeypointDatabase(database) as db:
+        db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), describe_pixels(model, RGB, np.array([MOUSE_PIXEL])),
+                           file_hash(checkpoint), "test")
+    node, probe = start(ros, checkpoint, database)
+
+    def answered(messages) -> bool:
+        return any(g.header.stamp == messages["image"].header.stamp for g in probe.grasps)
+
+    bad_sets = [probe.frame(depth=RGB, depth_encoding="rgb8"),                 # wrong encoding
+                probe.frame(depth=DEPTH[:32, :32].copy()),                       # size mismatch
+                probe.frame(depth=np.full_like(DEPTH, np.nan))]                  # no valid depth
+    for bad in bad_sets:
+        before = node.inputs.frames.malformed
+        feed_until(ros, probe, node, bad, lambda: node.inputs.frames.malformed > before, timeout_s=3.0)
+        assert node.inputs.frames.malformed > before
+        ros.spin_until(lambda: False, 0.2)
+        assert not answered(bad)
+    good = probe.frame()
+    assert feed_until(ros, probe, node, good, lambda: answered(good))
+    assert node.processed >= 1

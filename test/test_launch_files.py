@@ -1,0 +1,142 @@
+"""Launch files and config without ROS: they run against stand-ins of launch/launch_ros, every
+node they start is a console_scripts entry point, every file and argument they name exists."""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from launch_standins import (
+    CONFIG_DIR,
+    PACKAGE,
+    REPO,
+    ExecuteProcess,
+    IncludeLaunchDescription,
+    LaunchConfiguration,
+    Node,
+    all_nodes,
+    console_scripts,
+    launch_files,
+    load_launch,
+    node_parameter_files,
+)
+
+CELLS = ("realsense_cell", "zivid_cell", "sim_cell")
+GRAPH = {"descriptor_node", "heatmap_node", "oriented_grasp_node", "grasp_executor"}
+CAMERAS = {"realsense_cell": "realsense_camera", "zivid_cell": "zivid_camera", "sim_cell": "sim_camera"}
+REALSENSE_TOPICS = {"/camera/camera/color/image_raw", "/camera/camera/color/camera_info",
+                    "/camera/camera/aligned_depth_to_color/image_raw",
+                    "/camera/camera/aligned_depth_to_color/camera_info"}
+
+
+def configurations(value) -> list[str]:
+    """Names of the LaunchConfigurations inside a parameter value, list or dict."""
+    if isinstance(value, LaunchConfiguration):
+        return [value.variable_name]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in configurations(v)]
+    if isinstance(value, (list, tuple)):
+        return [n for v in value for n in configurations(v)]
+    return []
+
+
+def test_every_launch_file_parses_and_defines_generate_launch_description() -> None:
+    names = {p.name for p in launch_files()}
+    assert {f"{c}.launch.py" for c in CELLS} | {"record_training_bag.launch.py"} <= names
+    for path in launch_files():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        functions = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+        assert "generate_launch_description" in functions, path.name
+
+
+@pytest.mark.parametrize("path", launch_files(), ids=lambda p: p.name)
+def test_launch_file_names_only_declared_arguments_and_existing_files(path: Path) -> None:
+    description = load_launch(path)
+    declared = description.arguments
+    for entity in description.entities:
+        for name in configurations(getattr(entity, "parameters", None) or getattr(entity, "cmd", None) or []):
+            assert name in declared, f"{path.name} uses launch argument {name!r} but does not declare it"
+    for node in description.of(Node):
+        for item in node.parameters:
+            if isinstance(item, str):
+                assert Path(item).is_file(), f"{path.name}: parameter file {item} does not exist"
+                assert Path(item).parent == CONFIG_DIR
+    for include in description.of(IncludeLaunchDescription):
+        included_path = Path(include.launch_description_source.launch_file_path)
+        assert included_path.is_file(), f"{path.name} includes missing {included_path}"
+        included = load_launch(included_path).arguments
+        passed = set(include.launch_arguments)
+        assert passed <= set(included), f"{path.name} passes {passed - set(included)} that {included_path.name} lacks"
+        required = {n for n, a in included.items() if a.default_value is None}
+        assert required <= passed, f"{path.name} leaves {required - passed} of {included_path.name} unset"
+        for value in include.launch_arguments.values():
+            assert all(n in declared for n in configurations(value))
+
+
+def test_every_launched_node_is_an_entry_point_with_a_main() -> None:
+    scripts = console_scripts()
+    nodes = all_nodes()
+    assert nodes
+    for path, node in nodes:
+        assert node.package == PACKAGE, f"{path.name} starts {node.package}/{node.executable}"
+        assert node.executable in scripts, (f"{path.name} starts {node.executable!r}, which is not a "
+                                            f"console_scripts entry point in setup.py ({sorted(scripts)})")
+        module, function = scripts[node.executable].split(":")
+        assert module.startswith(f"{PACKAGE}.ros.nodes.")
+        assert (REPO / (module.replace(".", "/") + ".py")).is_file(), f"{module} does not exist"
+        source = ast.parse((REPO / (module.replace(".", "/") + ".py")).read_text())
+        assert function in {f.name for f in source.body if isinstance(f, ast.FunctionDef)}
+
+
+def test_every_node_module_has_an_entry_point() -> None:
+    """`ros2 run dense_descriptor_ros <node>` works for every node under ros/nodes."""
+    scripts = console_scripts()
+    modules = sorted(p.stem for p in (REPO / PACKAGE / "ros" / "nodes").glob("*.py") if p.stem != "__init__")
+    for module in modules:
+        assert scripts.get(module) == f"{PACKAGE}.ros.nodes.{module}:main", f"no entry point {module}"
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_cell_launches_camera_and_the_whole_graph(cell: str) -> None:
+    description = load_launch(REPO / "launch" / f"{cell}.launch.py")
+    assert {"camera", "gripper", "model", "database"} <= set(description.arguments)
+    assert [n.executable for n in description.of(Node)] == [CAMERAS[cell]]
+    (include,) = description.of(IncludeLaunchDescription)
+    graph = load_launch(Path(include.launch_description_source.launch_file_path))
+    assert {n.executable for n in graph.of(Node)} == GRAPH
+    assert description.arguments["gripper"].choices == graph.arguments["gripper"].choices == ["suction", "parallel"]
+
+
+def test_graph_inputs_are_the_topics_the_cameras_publish() -> None:
+    graph = load_launch(REPO / "launch" / "perception_graph.launch.py")
+    relative = {t.lstrip("/") for t in REALSENSE_TOPICS}
+    for node in graph.of(Node):
+        for source, target in node.remappings:
+            if source in ("image", "depth", "camera_info"):
+                assert target in relative, f"{node.executable} reads {source} from {target}"
+    zivid = load_launch(REPO / "launch" / "zivid_cell.launch.py").of(Node)[0]
+    assert {target for _, target in zivid.remappings} == relative
+
+
+def test_training_bag_records_the_camera_topics() -> None:
+    (process,) = load_launch(REPO / "launch" / "record_training_bag.launch.py").of(ExecuteProcess)
+    words = [w for w in process.cmd if isinstance(w, str)]
+    assert words[:3] == ["ros2", "bag", "record"]
+    assert REALSENSE_TOPICS == {w for w in words if w.startswith("/")}
+    bag_replay = importlib.import_module("dense_descriptor_ros.cameras.bag_replay")
+    assert set(bag_replay.REALSENSE_TOPICS) <= REALSENSE_TOPICS  # replay reads what was recorded
+
+
+def test_parameter_files_are_one_per_launched_node() -> None:
+    files = node_parameter_files()
+    launched = {node.executable for _, node in all_nodes()}
+    names = {name for name, _ in files.values()}
+    assert {f"{n}.yaml" for n in launched} <= {p.name for p in files}, "a launched node has no config/<node>.yaml"
+    assert {p.stem for p in files} == names, "config/<node>.yaml must configure the node <node>"
+    settings = yaml.safe_load((CONFIG_DIR / "zivid_settings.yaml").read_text())
+    from dense_descriptor_ros.cameras.zivid import load_settings
+
+    assert settings["Settings"] and load_settings(CONFIG_DIR / "zivid_settings.yaml").acquisitions

@@ -9,7 +9,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
-REQS   := requirements/core.txt requirements/ros.txt requirements/test.txt requirements/sim.txt
+REQS   := requirements/core.txt requirements/ros.txt requirements/test.txt requirements/sim.txt \
+          requirements/cameras.txt requirements/export.txt
 
 .PHONY: setup test test-fast demo clean
 

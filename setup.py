@@ -28,6 +28,13 @@ setup(
         "console_scripts": [
             "ddr = dense_descriptor_ros.cli.main:main",
             "descriptor_node = dense_descriptor_ros.ros.nodes.descriptor_node:main",
+            "realsense_camera = dense_descriptor_ros.ros.nodes.realsense_camera:main",
+            "zivid_camera = dense_descriptor_ros.ros.nodes.zivid_camera:main",
+            "sim_camera = dense_descriptor_ros.ros.nodes.sim_camera:main",
+            "bag_replay = dense_descriptor_ros.ros.nodes.bag_replay:main",
+            "heatmap_node = dense_descriptor_ros.ros.nodes.heatmap_node:main",
+            "oriented_grasp_node = dense_descriptor_ros.ros.nodes.oriented_grasp_node:main",
+            "grasp_executor = dense_descriptor_ros.ros.nodes.grasp_executor:main",
         ],
     },
 )

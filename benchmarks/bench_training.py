@@ -1,6 +1,6 @@
 """Training steps/s of identical-view and CCL (+identical-view) at batch 4, 320x240.
 
-One step is exactly the trainer's: augmentation and loss from ``training.methods.LOSSES``
+One step is exactly the trainer's (``training.trainer.train_step``): augmentation and loss
 under the trainer's autocast, then AdamW with grad scaling and clipping. FLOPs per step are
 the counted forward FLOPs of all images the step embeds times 3 (backward ~ 2x forward), a
 standard estimate; augmentation and the losses are left out.
@@ -15,17 +15,16 @@ import numpy as np
 import torch
 from PIL import Image
 from skimage import data
-from torch import nn
 from tqdm import tqdm
 
 from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops, environment,
                                matmul_peak, parse_list, parse_sizes, precision_supported, setup_run,
                                time_call, write_report)
 from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
+from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
 from dense_descriptor_ros.training.config import TrainConfig
-from dense_descriptor_ros.training.methods import LOSSES
+from dense_descriptor_ros.training.trainer import train_step
 
 COLUMNS = [("method", "method", ""), ("backbone", "backbone", ""), ("size", "WxH", ""),
            ("precision", "prec", ""), ("batch", "batch", ""), ("median_ms", "median ms/step", ".0f"),
@@ -57,20 +56,6 @@ def photo_batch(batch: int, height: int, width: int, device: torch.device) -> to
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255.0).to(device)
 
 
-def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-                  images: torch.Tensor, augmenter: Augmenter, config: TrainConfig, precision: str) -> None:
-    """One optimisation step as ``training.trainer`` runs it."""
-    device = images.device
-    with autocast_context(device, precision):
-        loss, _ = LOSSES[config.method](model, images, augmenter, config)
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-    scaler.step(optimizer)
-    scaler.update()
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device = setup_run(args)
@@ -97,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             bar = tqdm(total=args.warmup + args.repeats, desc=f"{method} {precision}", leave=False)
 
             def step() -> None:
-                training_step(model, optimizer, scaler, images, augmenter, config, precision)
+                train_step(model, images, augmenter, config, optimizer, scaler, precision)
                 bar.update()
 
             timing = time_call(step, device, args.warmup, args.repeats)

@@ -8,6 +8,7 @@ import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import LaunchConfigurationEquals
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -23,7 +24,7 @@ def config(node):
 
 
 def generate_launch_description():
-    model, database, gripper = (LaunchConfiguration(n) for n in ("model", "database", "gripper"))
+    model, database = LaunchConfiguration("model"), LaunchConfiguration("database")
     return LaunchDescription([
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file (created when missing)"),
@@ -38,6 +39,13 @@ def generate_launch_description():
         Node(package="dense_descriptor_ros", executable="oriented_grasp_node", output="screen",
              parameters=[config("oriented_grasp_node"), {"model_path": model, "database": database}],
              remappings=CAMERA_INPUTS),
+        # suction picks the heatmap node's grasp, parallel the oriented-grasp node's (with width)
         Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
-             parameters=[config("grasp_executor"), {"gripper": gripper}]),
+             condition=LaunchConfigurationEquals("gripper", "suction"),
+             parameters=[config("grasp_executor"), {"gripper": "suction"}]),
+        Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
+             condition=LaunchConfigurationEquals("gripper", "parallel"),
+             parameters=[config("grasp_executor"), {"gripper": "parallel"}],
+             remappings=[("grasp", "oriented_grasp"), ("grasp/confidence", "oriented_grasp/confidence"),
+                         ("grasp/width", "oriented_grasp/width")]),
     ])

@@ -56,6 +56,15 @@ class ExecuteProcess:
 
 
 @dataclass
+class LaunchConfigurationEquals:
+    launch_configuration_name: str
+    expected_value: str
+
+    def holds(self, arguments: dict[str, str]) -> bool:
+        return arguments.get(self.launch_configuration_name) == self.expected_value
+
+
+@dataclass
 class Node:
     executable: str
     package: str
@@ -65,6 +74,7 @@ class Node:
     remappings: list = field(default_factory=list)
     arguments: list = field(default_factory=list)
     output: str = "log"
+    condition: LaunchConfigurationEquals | None = None
 
 
 @dataclass
@@ -85,6 +95,7 @@ def _modules() -> dict[str, types.ModuleType]:
                                  "IncludeLaunchDescription": IncludeLaunchDescription,
                                  "ExecuteProcess": ExecuteProcess},
               "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration},
+              "launch.conditions": {"LaunchConfigurationEquals": LaunchConfigurationEquals},
               "launch.launch_description_sources": {"PythonLaunchDescriptionSource": PythonLaunchDescriptionSource},
               "launch_ros": {}, "launch_ros.actions": {"Node": Node}}
     modules = {}

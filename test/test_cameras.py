@@ -128,6 +128,7 @@ def test_stream_profile_and_backoff() -> None:
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 missing: install requirements/cameras.txt")
     from dense_descriptor_ros.cameras.realsense_recording import record_frames
 
     return record_frames(tmp_path_factory.mktemp("rs") / "synthetic.db3", synthetic_frames(6), serial="1234")

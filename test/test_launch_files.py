@@ -107,6 +107,7 @@ def test_cell_launches_camera_and_the_whole_graph(cell: str) -> None:
     (include,) = description.of(IncludeLaunchDescription)
     graph = load_launch(Path(include.launch_description_source.launch_file_path))
     assert {n.executable for n in graph.of(Node)} == GRAPH
+    assert all(n.condition.launch_configuration_name in graph.arguments for n in graph.of(Node) if n.condition)
     assert description.arguments["gripper"].choices == graph.arguments["gripper"].choices == ["suction", "parallel"]
 
 
@@ -119,6 +120,19 @@ def test_graph_inputs_are_the_topics_the_cameras_publish() -> None:
                 assert target in relative, f"{node.executable} reads {source} from {target}"
     zivid = load_launch(REPO / "launch" / "zivid_cell.launch.py").of(Node)[0]
     assert {target for _, target in zivid.remappings} == relative
+
+
+@pytest.mark.parametrize("gripper, grasp_topic", [("suction", "grasp"), ("parallel", "oriented_grasp")])
+def test_one_executor_per_gripper_reading_that_grippers_grasps(gripper: str, grasp_topic: str) -> None:
+    graph = load_launch(REPO / "launch" / "perception_graph.launch.py")
+    assert gripper in graph.arguments["gripper"].choices
+    running = [n for n in graph.of(Node) if n.condition is None or n.condition.holds({"gripper": gripper})]
+    (executor,) = [n for n in running if n.executable == "grasp_executor"]
+    assert {"gripper": gripper} in executor.parameters
+    assert dict(executor.remappings).get("grasp", "grasp") == grasp_topic
+    publisher = {"grasp": "heatmap_node.py", "oriented_grasp": "oriented_grasp_node.py"}[grasp_topic]
+    source = (REPO / PACKAGE / "ros" / "nodes" / publisher).read_text()
+    assert f'PoseStamped, "{grasp_topic}"' in source, f"{publisher} does not publish {grasp_topic}"
 
 
 def test_training_bag_records_the_camera_topics() -> None:

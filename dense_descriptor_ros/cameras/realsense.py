@@ -123,10 +123,10 @@ class RealSenseCamera:
     def __init__(self, config: RealSenseConfig, pipeline_factory: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self.rs = import_pyrealsense2()
         if config.playback_file and not Path(config.playback_file).is_file():
             raise RealSenseError(f"playback file {config.playback_file!r} does not exist; expected a "
                                  "RealSense recording (.db3 or .bag)")
+        self.rs = import_pyrealsense2()
         self._pipeline_factory = pipeline_factory or self.rs.pipeline
         self._clock = clock
         self._align = self.rs.align(self.rs.stream.color)

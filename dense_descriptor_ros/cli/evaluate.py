@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dense_descriptor_ros.cli.match import add_model_arguments, match_file, resolve_device
+from dense_descriptor_ros.evaluation.matchers import XFEAT_SPEC, load_matcher
 from dense_descriptor_ros.evaluation.metrics import summarize
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs
 from dense_descriptor_ros.evaluation.predict import collect_errors, read_image
@@ -15,7 +16,6 @@ from dense_descriptor_ros.evaluation.report import (invariance_errors, markdown_
                                                     plot_descriptor_pca, plot_error_histogram,
                                                     plot_invariance, plot_matches, plot_pck_curve,
                                                     write_markdown_table)
-from dense_descriptor_ros.model import load_checkpoint
 
 PCA_PAIRS = 2  # pairs whose images A and B are shown in descriptor_pca.png
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.predictions}: pairs {missing[:10]} have no 'predictions'; "
                              "run `ddr match` on it first")
         if args.model is not None:
-            model, _ = load_checkpoint(args.model, device)
+            model, _ = load_matcher(args.model, device)
     name = args.name or (args.model.stem if args.model else args.predictions.stem)
     metrics = write_report(pairs, args.images, args.out, name)
     if model is not None:
@@ -86,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--predictions", type=Path, help="output of `ddr match`")
     source.add_argument("--pairs", type=Path, help="pairs.json to match with --model first")
     parser.add_argument("--model", type=Path, default=None,
-                        help="checkpoint: matches --pairs, and draws descriptor_pca.png")
+                        help=f"checkpoint, or '{XFEAT_SPEC}' for the pretrained XFeat baseline: "
+                             "matches --pairs, and draws descriptor_pca.png")
     parser.add_argument("--images", type=Path, required=True,
                         help="directory the image paths in the pairs file are relative to")
     parser.add_argument("--out", type=Path, required=True, help="output directory")

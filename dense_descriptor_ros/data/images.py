@@ -70,12 +70,32 @@ def verified_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str
     return good, bad
 
 
-class UnorderedImageDataset(Dataset):
-    """A folder of unordered RGB images, each returned as ``(3, h, w)`` in [0, 1]."""
+def random_crop(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A ``size = (h, w)`` window at native scale; images smaller than that are resized first."""
+    h, w = size
+    if rgb.shape[0] < h or rgb.shape[1] < w:
+        return resize_cover(rgb, size)
+    top = int(rng.integers(0, rgb.shape[0] - h + 1))
+    left = int(rng.integers(0, rgb.shape[1] - w + 1))
+    return rgb[top:top + h, left:left + w]
 
-    def __init__(self, root: str | Path, size: tuple[int, int], paths: list[Path] | None = None) -> None:
+
+class UnorderedImageDataset(Dataset):
+    """A folder of unordered RGB images, each returned as ``(3, h, w)`` in [0, 1].
+
+    ``fit="resize"`` scales the whole image to the training size; ``fit="crop"`` takes random
+    windows at native scale, so a small, cheap training size still sees objects at the scale
+    the camera delivers at run time.
+    """
+
+    def __init__(self, root: str | Path, size: tuple[int, int], paths: list[Path] | None = None,
+                 fit: str = "resize") -> None:
+        if fit not in ("resize", "crop"):
+            raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
         self.root = Path(root)
         self.size = size
+        self.fit = fit
+        self.rng = np.random.default_rng()
         candidates = paths if paths is not None else find_images(self.root)
         self.paths, self.rejected = verified_images(candidates)
         for path, reason in self.rejected:
@@ -93,7 +113,10 @@ class UnorderedImageDataset(Dataset):
         for offset in range(len(self.paths)):
             path = self.paths[(index + offset) % len(self.paths)]
             try:
-                return to_tensor(resize_cover(read_rgb(path), self.size))
+                rgb = read_rgb(path)
+                fitted = (random_crop(rgb, self.size, self.rng) if self.fit == "crop"
+                          else resize_cover(rgb, self.size))
+                return to_tensor(fitted)
             except DatasetError as exc:
                 log.warning("skipping %s", exc)
         raise DatasetError(f"no image in {self.root} could be decoded")

@@ -85,7 +85,7 @@ class FrameInput:
             "camera_info": node.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos),
         }
 
-    def _skip(self, what: str, msg: object, exc: Exception) -> None:
+    def _skip(self, what: str, exc: Exception) -> None:
         self.malformed += 1
         self.node.get_logger().error(f"skipping {what}: {exc}", throttle_duration_sec=ERROR_LOG_PERIOD_S)
 
@@ -99,7 +99,7 @@ class FrameInput:
             try:
                 value = convert(msg)
             except (ValueError, RuntimeError) as exc:
-                self._skip(f"{stream} message ({msg.width}x{msg.height} {msg.encoding!r})", msg, exc)
+                self._skip(f"{stream} message ({msg.width}x{msg.height} {msg.encoding!r})", exc)
                 return
             matched = self.sync.add(stream, stamp_ns(msg.header), (msg.header, value))
             if matched is not None:
@@ -112,7 +112,7 @@ class FrameInput:
         try:
             frame = self._check(header, rgb, depth, descriptors)
         except (ValueError, RuntimeError) as exc:
-            self._skip(f"frame at {header.stamp.sec}.{header.stamp.nanosec:09d}", parts, exc)
+            self._skip(f"frame at {header.stamp.sec}.{header.stamp.nanosec:09d}", exc)
             return
         self.latest = frame
         self.on_frame(frame)

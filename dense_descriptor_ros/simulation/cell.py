@@ -5,6 +5,8 @@ gives realistic clutter (leaning, stacked, partly occluded packs); calling it ag
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -15,10 +17,16 @@ from .scene import SceneSpec, build_mjcf
 
 
 class BinCell:
-    """One scene, its physics state and a renderer of ``width`` x ``height`` frames."""
+    """One scene, its physics state and a renderer of ``width`` x ``height`` frames.
 
-    def __init__(self, spec: SceneSpec, width: int = 320, height: int = 240) -> None:
+    ``edit_mjcf`` rewrites the scene's MJCF before it is compiled (e.g. to add a gripper).
+    """
+
+    def __init__(self, spec: SceneSpec, width: int = 320, height: int = 240,
+                 edit_mjcf: Callable[[str], str] | None = None) -> None:
         xml, assets = build_mjcf(spec)
+        if edit_mjcf is not None:
+            xml = edit_mjcf(xml)
         self.spec = spec
         self.model = mujoco.MjModel.from_xml_string(xml, assets)
         self.data = mujoco.MjData(self.model)

@@ -32,6 +32,7 @@ class TrainConfig:
     init_checkpoint: str | None = None
     # data and schedule
     image_size: tuple[int, int] = (240, 320)  # (h, w)
+    image_fit: str = "resize"  # resize whole images to image_size, or crop windows at native scale
     batch_size: int = 4
     epochs: int = 10
     steps_per_epoch: int = 100

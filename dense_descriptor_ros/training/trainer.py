@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
@@ -76,7 +76,8 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
                                   pairs_per_epoch=config.steps_per_epoch * config.batch_size,
                                   seed=config.seed + rank)
     else:
-        dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths)
+        dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths,
+                                        fit=config.image_fit)
     generator = torch.Generator().manual_seed(config.seed + 7919 * rank)
     sampler = RandomSampler(dataset, replacement=True,
                             num_samples=config.steps_per_epoch * config.batch_size, generator=generator)
@@ -116,6 +117,23 @@ def validate(model: nn.Module, pairs: list[Pair], images: Path, device: torch.de
         metrics = evaluate_pairs(predict_pairs(model, pairs, images, device=device, progress=False))
     model.train()
     return metrics
+
+
+def train_step(model: nn.Module, batch: Tensor | list[Tensor], augmenter: Augmenter,
+               config: TrainConfig, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               precision: str) -> dict:
+    """One optimisation step of ``config.method``: loss under autocast, scaled backward,
+    gradient clipping, optimiser step. Returns the loss statistics."""
+    device = (batch[0] if isinstance(batch, (list, tuple)) else batch).device
+    with autocast_context(device, precision):
+        loss, stats = LOSSES[config.method](model, batch, augmenter, config)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return stats
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
@@ -159,16 +177,18 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
         start_epoch, best_auc, history = state["epoch"], state["best_auc"], json.loads(state["history"])
         log.info("resumed from %s at epoch %d (best AUC %.3f)", state_path, start_epoch, best_auc)
     train_model = ctx.wrap(model, device)
-    loss_fn = LOSSES[config.method]
-    metadata = {"method": config.method, "training_config": config.to_dict()}
     started = time.perf_counter()
     step = start_epoch * config.steps_per_epoch
 
+    metadata = {"method": config.method, "training_config": config.to_dict()}
     if ctx.is_main and not history:  # the starting point, so every run shows what it learned
         metrics = validate(model, val_pairs, val_images, device)
         history.append({"epoch": 0, "step": 0, "loss": float("nan"), "val_auc50": metrics["auc@50"],
                         "val_pck10": metrics["pck@10"], "val_mean_error": metrics["mean"],
                         "lr": config.lr, "steps_per_s": float("nan"), "elapsed_s": 0.0})
+        best_auc = metrics["auc@50"]
+        for path in (best_path, last_path):  # so even `--epochs 0` leaves a scored model
+            save_checkpoint(path, model, **metadata, epoch=0, metrics=metrics)
     for epoch in range(start_epoch, config.epochs):
         train_model.train()
         losses, epoch_start = [], time.perf_counter()
@@ -177,14 +197,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
         for batch in bar:
             batch = ([t.to(device, non_blocking=True) for t in batch] if isinstance(batch, (list, tuple))
                      else batch.to(device, non_blocking=True))
-            with autocast_context(device, precision):
-                loss, stats = loss_fn(train_model, batch, augmenter, config)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            stats = train_step(train_model, batch, augmenter, config, optimizer, scaler, precision)
             losses.append(stats["loss"])
             step += 1
             bar.set_postfix(loss=f"{stats['loss']:.3f}")

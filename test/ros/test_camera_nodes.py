@@ -91,6 +91,7 @@ def test_sim_camera_rejects_bad_parameters(ros) -> None:
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 missing: install requirements/cameras.txt")
     from dense_descriptor_ros.cameras.frames import CameraFrame
     from dense_descriptor_ros.cameras.realsense_recording import record_frames
 

@@ -41,7 +41,7 @@ class Cell:
         msg = PoseStamped()
         msg.header.frame_id = "base_link"
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position
-        msg.pose.orientation.x = 1.0  # tool z down
+        msg.pose.orientation.x, msg.pose.orientation.w = 1.0, 0.0  # tool z down
         self.grasp_pub.publish(msg)
         assert self.ros.spin_until(lambda: node.latest is not None and node.confidence == pytest.approx(confidence),
                                    5.0), "the executor did not receive the grasp"
@@ -136,3 +136,29 @@ def test_bad_parameters_fail_at_start(ros) -> None:
         GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="moveit")])
     with pytest.raises(ValueError, match="module:callable"):
         GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="sim")])
+
+
+def test_moveit_goal_holds_the_pose_constraints(ros) -> None:
+    pytest.importorskip("moveit_msgs.action", reason="moveit_msgs is not on PyPI (ros-jazzy-moveit-msgs from apt)")
+    from dense_descriptor_ros.grasping import Pose
+    from dense_descriptor_ros.ros.execution_backends import MoveGroupMotion
+
+    motion = MoveGroupMotion(ros.node("moveit_probe"), "manipulator", "tool0", tolerance=0.003)
+    goal = motion.goal(Pose(np.array([0.4, 0.1, 0.05]), np.array([1.0, 0, 0, 0]), "base_link"))
+    constraints = goal.request.goal_constraints[0]
+    assert goal.request.group_name == "manipulator" and not goal.planning_options.plan_only
+    region = constraints.position_constraints[0].constraint_region
+    assert region.primitives[0].dimensions[0] == 0.003
+    assert region.primitive_poses[0].position.x == 0.4
+    assert constraints.orientation_constraints[0].orientation.x == 1.0
+
+
+def test_gripper_command_goal(ros) -> None:
+    pytest.importorskip("control_msgs.action", reason="control_msgs is not on PyPI (ros-jazzy-control-msgs from apt)")
+    from dense_descriptor_ros.ros.execution_backends import GripperCommandGripper
+
+    from dense_descriptor_ros.execution import BackendTimeout
+
+    gripper = GripperCommandGripper(ros.node("gripper_probe"), action="no_such_gripper")
+    with pytest.raises(BackendTimeout, match="action server is not available"):
+        gripper.command(0.04, 10.0, timeout=0.2)

@@ -32,6 +32,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
 from dense_descriptor_ros.data.images import to_tensor
+from dense_descriptor_ros.export import load_exported, metadata_path
 from dense_descriptor_ros.model import autocast_context, load_checkpoint
 from dense_descriptor_ros.ros.conversions import (
     camera_info_to_intrinsics,
@@ -65,7 +66,8 @@ class DescriptorNode(Node):
             device = "cpu"
         self.device = torch.device(device)
         self.precision = ("fp16" if self.device.type == "cuda" else "bf16") if half else "fp32"
-        self.model, metadata = load_checkpoint(model_path, self.device)
+        loader = load_exported if metadata_path(model_path).is_file() else load_checkpoint
+        self.model, metadata = loader(model_path, self.device)
         self.encoding = f"32FC{self.model.descriptor_dim}"
         self.get_logger().info(f"loaded {model_path} ({metadata['model']['backbone']}, "
                                f"D={self.model.descriptor_dim}) on {self.device}, {self.precision}")

@@ -73,7 +73,7 @@ class GraspExecutorNode(Node):
         if self.gripper not in GRIPPERS or backend not in BACKENDS:
             raise ValueError(f"gripper must be one of {GRIPPERS} and backend one of {BACKENDS}, "
                              f"got {self.gripper!r} and {backend!r}")
-        self.executor = self.build_executor(backend, names, config)
+        self.grasp_executor = self.build_executor(backend, names, config)
         self.get_logger().info(f"{self.gripper} gripper on the {backend} backend")
 
         self.latest: PoseStamped | None = None
@@ -133,7 +133,7 @@ class GraspExecutorNode(Node):
     def on_cancel(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         response.success = self.running is not None
         response.message = "canceling after the running step" if response.success else "nothing to cancel"
-        self.executor.cancel_task()
+        self.grasp_executor.cancel_task()
         return response
 
     # -- task -------------------------------------------------------------------------------
@@ -145,11 +145,11 @@ class GraspExecutorNode(Node):
         try:
             pose = pose_from_msg(msg)
             if self.gripper == "suction":
-                started = self.executor.execute_suction(pose, confidence)
+                started = self.grasp_executor.execute_suction(pose, confidence)
             elif self.width is None:
                 raise ValueError("no grasp width received on grasp/width")
             else:
-                started = self.executor.execute_parallel(pose, self.width, confidence)
+                started = self.grasp_executor.execute_parallel(pose, self.width, confidence)
         except ValueError as exc:
             self.get_logger().error(f"grasp not executed: {exc}")
             return False, str(exc)
@@ -157,13 +157,13 @@ class GraspExecutorNode(Node):
                         "orientation_xyzw": pose.orientation.tolist(), "confidence": confidence,
                         "gripper": self.gripper, "width": self.width}
         if not started:
-            self.finish(self.executor.get_report())
-            return False, self.executor.get_report().detail
+            self.finish(self.grasp_executor.get_report())
+            return False, self.grasp_executor.get_report().detail
         return True, "executing"
 
     def poll(self) -> None:
-        if self.running is not None and self.executor.is_task_complete():
-            self.finish(self.executor.get_report())
+        if self.running is not None and self.grasp_executor.is_task_complete():
+            self.finish(self.grasp_executor.get_report())
 
     def finish(self, report: ExecutionReport) -> None:
         document = {**report.to_dict(), "grasp": self.running}

@@ -26,19 +26,18 @@ from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
-from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.grasping.annotation import descriptor_at
 from dense_descriptor_ros.grasping.candidates import candidate_poses, top_k_pixels
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, object_heatmaps
-from dense_descriptor_ros.grasping.keypoint_db import (EmptyDatabaseError, KeypointDatabase,
-                                                       KeypointDatabaseError)
+from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
 from dense_descriptor_ros.ros.clicks import ClickInput
 from dense_descriptor_ros.ros.conversions import numpy_to_image
+from dense_descriptor_ros.ros.database_services import DatabaseServices
 from dense_descriptor_ros.ros.frame_input import ERROR_LOG_PERIOD_S, Frame
 from dense_descriptor_ros.ros.grasp_inputs import declare_grasp_inputs
 from dense_descriptor_ros.ros.grasp_messages import grasp_markers, pose_array, pose_stamped
@@ -59,7 +58,8 @@ class HeatmapNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("heatmap_node", **node_kwargs)
         declare(self, "object", "object", "object new clicks annotate", read_only=False)
-        self.pick_objects = declare(self, "pick_objects", [], "objects to grasp (empty: all annotated)", item=str)
+        self.pick_objects = [name.strip() for name in declare(
+            self, "pick_objects", "", "comma-separated objects to grasp ('' = all annotated)").split(",") if name.strip()]
         self.eta = declare(self, "eta", DEFAULT_ETA, "heatmap distance scale eta")
         self.suction = SuctionConfig(min_confidence=declare(self, "min_confidence", 0.1,
                                                             "minimum heatmap value to grasp"))
@@ -71,7 +71,6 @@ class HeatmapNode(Node):
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")
         self.export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")
         self.inputs = declare_grasp_inputs(self, self.on_frame)
-        self.db: KeypointDatabase = self.inputs.database
         self.keypoints: dict[str, torch.Tensor] | None = None
         self.session_clicks: list[int] = []
         self.processed = 0
@@ -84,9 +83,9 @@ class HeatmapNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "grasp/markers", 1)
         self.confidence_pub = self.create_publisher(Float32, "grasp/confidence", 1)
         self.clicks = ClickInput(self, self.inputs.frames, OVERLAY_TOPIC, self.on_click)
-        for name, handler in (("undo", self.on_undo), ("clear", self.on_clear), ("save", self.on_save),
-                              ("reload", self.on_reload)):
-            self.create_service(Trigger, f"~/{name}", handler)
+        self.db_services = DatabaseServices(self, self.inputs, self.export_path, self.load_keypoints)
+        self.db_services.add("undo", self.undo)
+        self.db_services.add("clear", self.clear)
 
     @property
     def object(self) -> str:
@@ -94,16 +93,18 @@ class HeatmapNode(Node):
 
     # -- database ---------------------------------------------------------------------------
 
-    def load_keypoints(self) -> None:
-        """Cache the preference descriptors; an empty or unusable database leaves None (logged)."""
+    def load_keypoints(self) -> str:
+        """Cache the preference descriptors (an empty or unusable database leaves None, logged);
+        returns how many are in use."""
         try:
-            self.keypoints = self.db.preference_descriptors(self.inputs.model_hash, self.pick_objects or None)
+            self.keypoints = self.inputs.database.preference_descriptors(self.inputs.model_hash, self.pick_objects or None)
         except EmptyDatabaseError as exc:
             self.keypoints = None
             self.get_logger().warning(str(exc), throttle_duration_sec=10.0)
         except KeypointDatabaseError as exc:  # another model's descriptors, unknown objects
             self.keypoints = None
             self.get_logger().error(str(exc))
+        return f"{self.count()} preferences in use"
 
     def count(self) -> int:
         return 0 if self.keypoints is None else sum(len(k) for k in self.keypoints.values())
@@ -160,7 +161,7 @@ class HeatmapNode(Node):
         """Store the clicked pixel's descriptor (and the frame's image) for the current object."""
         try:
             descriptor = descriptor_at(frame.descriptors, pixel, frame.image_size)
-            ids = self.db.add_preferences(self.object, frame.rgb, pixel[None], descriptor[None],
+            ids = self.inputs.database.add_preferences(self.object, frame.rgb, pixel[None], descriptor[None],
                                           self.inputs.model_hash, self.annotator)
         except (KeypointDatabaseError, ValueError) as exc:
             self.get_logger().error(f"click at ({pixel[0]:.1f}, {pixel[1]:.1f}) not stored: {exc}")
@@ -170,42 +171,15 @@ class HeatmapNode(Node):
         self.get_logger().info(f"stored a grasp preference for {self.object!r} at ({pixel[0]:.1f}, "
                                f"{pixel[1]:.1f}); {self.count()} in use")
 
-    def on_undo(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+    def undo(self) -> str:
         if not self.session_clicks:
-            response.success, response.message = False, "nothing to undo in this session"
-            return response
-        return self.answer(response, lambda: f"removed {self.db.remove_preferences([self.session_clicks.pop()])} "
-                                             "preference")
+            raise ValueError("nothing to undo in this session")
+        return f"removed {self.inputs.database.remove_preferences([self.session_clicks.pop()])} preference"
 
-    def on_clear(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+    def clear(self) -> str:
         self.session_clicks.clear()
         name = self.object
-        return self.answer(response, lambda: f"removed {self.db.clear_preferences(name)} preferences of {name!r}")
-
-    def on_save(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        target = self.export_path or str(self.inputs.database_path.with_suffix(".json"))
-        return self.answer(response, lambda: f"exported to {self.db.export_json(target)}")
-
-    def on_reload(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        def reopen() -> str:
-            self.db.close()
-            self.db = self.inputs.database = KeypointDatabase(self.inputs.database_path)
-            self.session_clicks.clear()
-            return f"re-read {self.inputs.database_path}"
-        return self.answer(response, reopen)
-
-    def answer(self, response: Trigger.Response, action) -> Trigger.Response:
-        """Run a database action, refresh the cache, report the outcome (never raise)."""
-        try:
-            message = action()
-        except (KeypointDatabaseError, ValueError, OSError) as exc:
-            response.success, response.message = False, str(exc)
-            self.get_logger().error(str(exc))
-            return response
-        self.load_keypoints()
-        response.success, response.message = True, f"{message}; {self.count()} preferences in use"
-        self.get_logger().info(response.message)
-        return response
+        return f"removed {self.inputs.database.clear_preferences(name)} preferences of {name!r}"
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,0 +1,128 @@
+"""One simulated pick and the operator's preferred grasp region it is judged against.
+
+A pick runs the same sequence a robot would: (open the fingers,) go to the pre-grasp pose
+``approach_distance`` back along the tool z, (vacuum on,) move in along z, (close,) lift
+straight up by ``lift_height``, hold still for ``hold_seconds``. It succeeds when an object is
+still held at the end and has risen at least ``min_lift``.
+
+The preferred region is defined on the object, not the image: a point in object coordinates
+(where the operator clicked, lifted to 3D) and a radius; a grasp hits it when the executed
+grasp point lies within the radius of that point moved by the object's pose at grasp time
+(and, for parallel grasps, the closing axis lies within ``max_axis_deg`` of the annotated one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..execution.backends import BackendError
+from ..grasping.pose import Pose
+from ..grasping.workspace import WorkspaceBox
+from . import scene as scene_mod
+from .grippers import WORLD_FRAME, SimulatedGripper
+
+# Grasps must lie inside the bin (world frame, metres).
+BIN_WORKSPACE = WorkspaceBox((-scene_mod.BIN_HALF_SIZE[0], -scene_mod.BIN_HALF_SIZE[1], scene_mod.BIN_FLOOR_Z - 0.005),
+                             (scene_mod.BIN_HALF_SIZE[0], scene_mod.BIN_HALF_SIZE[1], 0.4))
+
+
+@dataclass(frozen=True)
+class PickConfig:
+    """The pick sequence (metres, seconds, newtons)."""
+
+    approach_distance: float = 0.10
+    overshoot: float = 0.01  # suction: move this far past the measured surface (stops on touch)
+    grasp_depth: float = 0.02  # parallel: fingertips this far below the measured surface
+    open_margin: float = 0.012  # parallel: open this much wider than the grasp width
+    effort: float = 40.0
+    lift_height: float = 0.12
+    hold_seconds: float = 1.0
+    min_lift: float = 0.08
+    timeout: float = 30.0
+
+
+@dataclass
+class PickOutcome:
+    """What a pick did: ``held`` instance id (or None), how far it rose, and why it failed."""
+
+    success: bool
+    held: int | None
+    lift: float
+    detail: str
+    grasp_point: np.ndarray  # (3,) world: where the cup sealed, else the commanded grasp point
+
+    def to_dict(self) -> dict:
+        return {"success": self.success, "held": self.held, "lift": round(self.lift, 4),
+                "detail": self.detail, "grasp_point": np.round(self.grasp_point, 4).tolist()}
+
+
+def _shifted(pose: Pose, distance: float) -> Pose:
+    return Pose(pose.position + distance * pose.axis(2), pose.orientation, pose.frame)
+
+
+def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = None,
+                 config: PickConfig = PickConfig()) -> PickOutcome:
+    """Pick at ``pose`` (world frame, on the surface, z into it); ``width`` (m) for parallel."""
+    if pose.frame != WORLD_FRAME:
+        raise ValueError(f"expected a grasp pose in frame {WORLD_FRAME!r}, got {pose.frame!r}")
+    if gripper.kind == "parallel" and (width is None or not width > 0):
+        raise ValueError(f"a parallel pick needs a positive grasp width, got {width}")
+    start_z = {i: p[2, 3] for i, p in gripper.cell.object_poses().items()}
+    detail = "held"
+    try:
+        if gripper.kind == "parallel":
+            gripper.command(width + config.open_margin, config.effort, config.timeout)
+        gripper.move_to_pose(_shifted(pose, -config.approach_distance), config.timeout)
+        if gripper.kind == "suction":
+            gripper.set(True, config.timeout)
+            gripper.move_to_pose(_shifted(pose, config.overshoot), config.timeout)
+        else:
+            gripper.move_to_pose(_shifted(pose, config.grasp_depth), config.timeout)
+            state = gripper.command(0.0, config.effort, config.timeout)
+            if not state.stalled:
+                detail = f"the fingers closed to {state.position * 1000:.1f} mm on nothing"
+        here = gripper.commanded_pose
+        gripper.move_to_pose(Pose(here.position + [0.0, 0.0, config.lift_height], here.orientation,
+                                  WORLD_FRAME), config.timeout)
+        gripper.hold(config.hold_seconds)
+    except BackendError as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+    held = gripper.held_object()
+    lift = float(gripper.cell.object_poses()[held][2, 3] - start_z[held]) if held is not None else 0.0
+    if held is None and detail == "held":
+        detail = "nothing held at the end"
+    elif held is not None and lift < config.min_lift:
+        detail = f"held object rose only {lift * 1000:.0f} mm"
+    point = gripper.seal_point if gripper.seal_point is not None else pose.position
+    gripper.park()
+    success = held is not None and lift >= config.min_lift
+    return PickOutcome(success, held, lift, detail if not success else "held", np.asarray(point, float))
+
+
+@dataclass(frozen=True)
+class PreferredRegion:
+    """The operator's preferred grasp spot on one object instance, in object coordinates."""
+
+    instance_id: int
+    point: np.ndarray  # (3,) object frame
+    radius: float = 0.025
+    axis: np.ndarray | None = None  # (3,) unit closing axis in the object frame (parallel)
+    max_axis_deg: float = 20.0
+    extra: dict = field(default_factory=dict)
+
+    def hit(self, grasp_point: np.ndarray, T_world_object: np.ndarray,
+            closing_world: np.ndarray | None = None) -> bool:
+        """Does a grasp at ``grasp_point (3,)`` (world) with ``closing_world (3,)`` hit the region
+        of the object at ``T_world_object (4, 4)``?"""
+        T = np.asarray(T_world_object, float)
+        centre = T[:3, :3] @ np.asarray(self.point, float) + T[:3, 3]
+        if np.linalg.norm(np.asarray(grasp_point, float) - centre) > self.radius:
+            return False
+        if self.axis is None:
+            return True
+        if closing_world is None:
+            raise ValueError("this region has a closing axis; pass the grasp's closing axis")
+        axis_world = T[:3, :3] @ np.asarray(self.axis, float)
+        cosine = abs(float(axis_world @ closing_world)) / (np.linalg.norm(closing_world) * np.linalg.norm(axis_world))
+        return cosine >= np.cos(np.radians(self.max_axis_deg))

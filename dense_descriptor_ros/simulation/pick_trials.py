@@ -1,0 +1,205 @@
+"""Closed-loop bin-picking trials: render -> descriptors -> heatmap -> grasp -> simulated pick.
+
+Every trial drops a fresh random heap of held-out (test set) products that always contains the
+annotated object, renders the overhead camera, finds the operator's preferred spot with the
+model and the keypoint database, computes the suction or oriented parallel grasp from depth,
+and executes it with the floating gripper. ``oracle=True`` replaces perception by the ground
+truth (the annotated face centre and axis moved by the object's true pose), which measures the
+gripper physics on its own.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from ..geometry.camera import project, transform_points
+from ..grasping.heatmap import Heatmap, keypoint_heatmaps, object_heatmaps
+from ..grasping.keypoint_db import KeypointDatabase, embed_image
+from ..grasping.oriented import ParallelGripperConfig, oriented_grasp
+from ..grasping.overlay import heatmap_overlay
+from ..grasping.pose import Pose, approach_rotation
+from ..grasping.suction import suction_grasp
+from . import scene as scene_mod
+from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, open_cell
+from .objects import ObjectInstance, catalogue
+from .pick import BIN_WORKSPACE, PickConfig, execute_pick
+from .reference import ReferenceAnnotation
+from .render import Frame
+
+STAGES = ("render", "descriptors", "heatmap", "grasp", "execution")
+
+
+@dataclass
+class TrialResult:
+    """One trial: outcome flags, the grasp, and milliseconds per stage."""
+
+    index: int
+    grasped: bool  # a grasp pose was produced (not rejected)
+    success: bool  # some object lifted and held
+    target_picked: bool  # ... and it was the annotated object
+    preference_hit: bool  # the grasp point lies in the preferred region of the annotated object
+    detail: str
+    face: str | None
+    confidence: float | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    outcome: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "grasped": self.grasped, "success": self.success,
+                "target_picked": self.target_picked, "preference_hit": self.preference_hit,
+                "detail": self.detail, "face": self.face, "confidence": self.confidence,
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "outcome": self.outcome}
+
+
+def sample_heap(rng: np.random.Generator, target: ObjectInstance, count: tuple[int, int] = (4, 8)) -> list[ObjectInstance]:
+    """A random set of test-set instances that always contains ``target``."""
+    pool = [inst for inst in catalogue("test") if inst.instance_id != target.instance_id]
+    n = int(rng.integers(count[0], count[1] + 1)) - 1
+    chosen = [pool[k] for k in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
+    return sorted([target, *chosen], key=lambda inst: inst.instance_id)
+
+
+@dataclass
+class _Grasp:
+    pose: Pose | None
+    width: float | None
+    face: str | None
+    confidence: float | None
+    detail: str
+    heatmap: Heatmap | None = None
+
+
+class PickTrials:
+    """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``)."""
+
+    def __init__(self, reference: ReferenceAnnotation, kind: str, model: torch.nn.Module | None,
+                 model_hash: str | None, size: tuple[int, int], seed: int = 0, oracle: bool = False,
+                 config: PickConfig = PickConfig()) -> None:
+        if not oracle and (model is None or not model_hash):
+            raise ValueError("perception-driven trials need a model and its hash (or use oracle mode)")
+        self.reference, self.kind, self.model, self.size = reference, kind, model, size
+        self.seed, self.oracle, self.config = seed, oracle, config
+        self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
+        self.regions = reference.regions(parallel=kind == "parallel")
+        self.faces = {face.name: face for face in reference.faces}
+        self.gripper_config = ParallelGripperConfig(max_opening=ParallelJawSpec().max_opening)
+        self.keypoints: dict[str, torch.Tensor] = {}
+        if not oracle:
+            with KeypointDatabase(reference.database, create=False) as db:
+                if kind == "suction":
+                    self.keypoints = db.preference_descriptors(model_hash, list(self.faces))
+                else:
+                    self.keypoints = {name: db.axis_descriptors(model_hash, name) for name in self.faces}
+
+    def run(self, index: int) -> tuple[TrialResult, np.ndarray]:
+        """Trial ``index``: its result and an overlay image ``(H, W, 3)`` uint8."""
+        rng = np.random.default_rng([self.seed, index])
+        height, width = self.size
+        spec = scene_mod.SceneSpec(tuple(sample_heap(rng, self.target)), int(rng.integers(2**31)),
+                                   max_width=width, max_height=height)
+        timings: dict[str, float] = {}
+        with open_cell(spec, self.kind, width, height) as cell:
+            cell.drop(rng)
+            began = time.perf_counter()
+            frame = cell.render()
+            timings["render"] = 1000 * (time.perf_counter() - began)
+            grasp = self._oracle_grasp(frame, timings) if self.oracle else self._perceive(frame, timings)
+            if grasp.pose is None:
+                return (TrialResult(index, False, False, False, False, grasp.detail, grasp.face, grasp.confidence,
+                                    timings), self._overlay(frame, grasp))
+            gripper = SimulatedGripper(cell, self.kind)
+            began = time.perf_counter()
+            outcome = execute_pick(gripper, grasp.pose, grasp.width, self.config)
+            timings["execution"] = 1000 * (time.perf_counter() - began)
+        object_pose = frame.object_poses[self.target.instance_id]
+        closing = grasp.pose.axis(1) if self.kind == "parallel" else None
+        hit = any(region.hit(outcome.grasp_point, object_pose, closing) for region in self.regions)
+        target = outcome.success and outcome.held == self.target.instance_id
+        return (TrialResult(index, True, outcome.success, target, hit, outcome.detail, grasp.face,
+                            grasp.confidence, timings, outcome.to_dict()), self._overlay(frame, grasp))
+
+    def _perceive(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
+        image_size = frame.rgb.shape[:2]
+        began = time.perf_counter()
+        descriptors = embed_image(self.model, frame.rgb)
+        timings["descriptors"] = 1000 * (time.perf_counter() - began)
+        began = time.perf_counter()
+        if self.kind == "suction":
+            maps = object_heatmaps(descriptors, self.keypoints, image_size)
+            scores = {name: heatmap.best()[1] for name, heatmap in maps.items()}
+        else:  # a face scores by its worse-found axis keypoint
+            per_key = {name: keypoint_heatmaps(descriptors, keys) for name, keys in self.keypoints.items()}
+            maps = {name: Heatmap(grids.mean(dim=0), image_size) for name, grids in per_key.items()}
+            scores = {name: float(grids.flatten(1).max(dim=1).values.min()) for name, grids in per_key.items()}
+        face = max(scores, key=scores.get)
+        timings["heatmap"] = 1000 * (time.perf_counter() - began)
+        began = time.perf_counter()
+        depth = np.where(frame.depth > 0, frame.depth, np.nan)
+        common = dict(T_target_camera=frame.T_world_camera, target_frame=WORLD_FRAME, workspace=BIN_WORKSPACE)
+        if self.kind == "suction":
+            found = suction_grasp(maps[face], depth, frame.intrinsics, **common)
+            width = None
+        else:
+            found = oriented_grasp(descriptors, self.keypoints[face], depth, frame.intrinsics,
+                                   config=self.gripper_config, **common)
+            width = found.width
+        timings["grasp"] = 1000 * (time.perf_counter() - began)
+        detail = "grasp" if found.ok else f"rejected: {found.rejection}"
+        return _Grasp(found.pose_target, width, face, scores[face], detail, maps[face])
+
+    def _oracle_grasp(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
+        """Ground-truth grasp on the annotated face that points most upwards."""
+        began = time.perf_counter()
+        pose = frame.object_poses[self.target.instance_id]
+        rotation = pose[:3, :3]
+        face = max(self.reference.faces, key=lambda f: (rotation @ f.normal)[2])
+        centre = rotation @ face.centre + pose[:3, 3]
+        approach = -(rotation @ face.normal)
+        closing = rotation @ (face.axis_points[1] - face.axis_points[0])
+        width = None
+        if self.kind == "parallel":
+            width = float(np.linalg.norm(closing)) + self.gripper_config.margin
+            grasp_pose = Pose.from_axes(centre, approach_rotation(approach, closing / np.linalg.norm(closing)),
+                                        WORLD_FRAME)
+        else:
+            grasp_pose = Pose.from_axes(centre, approach_rotation(approach), WORLD_FRAME)
+        timings["grasp"] = 1000 * (time.perf_counter() - began)
+        return _Grasp(grasp_pose, width, face.name, 1.0, "oracle grasp")
+
+    def _overlay(self, frame: Frame, grasp: _Grasp) -> np.ndarray:
+        """The heatmap over the image with the grasp marked (cyan; fingers joined by a line)."""
+        rgb = frame.rgb if grasp.heatmap is None else heatmap_overlay(frame.rgb, grasp.heatmap.upsampled().numpy())
+        image = Image.fromarray(rgb)
+        if grasp.pose is None:
+            return np.asarray(image)
+        T_camera_world = np.linalg.inv(frame.T_world_camera)
+        points = [grasp.pose.position]
+        if grasp.width is not None:
+            half = grasp.width / 2 * grasp.pose.axis(1)
+            points = [grasp.pose.position - half, grasp.pose.position + half]
+        pixels, _ = project(frame.intrinsics, transform_points(T_camera_world, np.stack(points)))
+        draw = ImageDraw.Draw(image)
+        if len(pixels) == 2:
+            draw.line([tuple(pixels[0]), tuple(pixels[1])], fill=(0, 255, 255), width=2)
+        for x, y in pixels:
+            draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(0, 255, 255), width=2)
+        return np.asarray(image)
+
+
+def summarise(results: list[TrialResult]) -> dict:
+    """Rates over all trials and the median milliseconds of each stage."""
+    n = len(results)
+    if n == 0:
+        raise ValueError("no trials to summarise")
+    timings = {stage: float(np.median([r.timings_ms[stage] for r in results if stage in r.timings_ms]))
+               for stage in STAGES if any(stage in r.timings_ms for r in results)}
+    return {"trials": n,
+            "grasp_rate": sum(r.grasped for r in results) / n,
+            "success_rate": sum(r.success for r in results) / n,
+            "target_success_rate": sum(r.target_picked for r in results) / n,
+            "preference_hit_rate": sum(r.preference_hit for r in results) / n,
+            "timings_ms": {k: round(v, 2) for k, v in timings.items()}}

@@ -1,0 +1,75 @@
+"""oriented_grasp_node on real DDS: two clicks store the axis pair; a frame gives the core's grasp."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dense_descriptor_ros.grasping import KeypointDatabase, describe_pixels, oriented_grasp
+from dense_descriptor_ros.model import load_checkpoint
+from dense_descriptor_ros.model.checkpoint import file_hash
+from grasp_scene import CAMERA, CAMERA_POSE, DEPTH, RGB, T_WORLD_CAMERA, CameraProbe, make_checkpoint
+
+pytestmark = pytest.mark.ros
+
+AXIS_A, AXIS_B = (27.5, 19.5), (35.5, 19.5)  # grid cell centres 8 px apart: ~6.7 cm at 0.5 m
+
+
+def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp_path: Path) -> None:
+    from geometry_msgs.msg import Point, PoseStamped
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float32
+    from std_srvs.srv import Trigger
+
+    from dense_descriptor_ros.ros.nodes.oriented_grasp_node import OrientedGraspNode
+
+    checkpoint = make_checkpoint(tmp_path)
+    database = tmp_path / "axis.db"
+    values = {"database": str(database), "model_path": str(checkpoint), "object": "mug",
+              "target_frame": "world", "camera_pose": CAMERA_POSE}
+    node = ros.add(OrientedGraspNode(context=ros.context,
+                                     parameter_overrides=[Parameter(k, value=v) for k, v in values.items()]))
+    probe = CameraProbe(ros, checkpoint)
+    grasps, widths = [], []
+    grasp_sub = probe.node.create_subscription(PoseStamped, "oriented_grasp", grasps.append, 10)
+    probe.node.create_subscription(Float32, "oriented_grasp/width", widths.append, 10)
+    mouse = probe.node.create_publisher(Point, "oriented_grasp/overlay_mouse_left", 10)
+    reset = probe.node.create_client(Trigger, "/oriented_grasp_node/reset_axis")
+    ros.wait_matched(mouse, node.clicks.pixel_sub)
+    ros.wait_matched(node.grasp_pub, grasp_sub)
+    first = probe.frame()
+    assert ros.spin_until(lambda: node.inputs.frames.latest is not None, 5.0, every=lambda: probe.publish(first))
+
+    # A stray click, then reset: the next two clicks are axis_a and axis_b.
+    mouse.publish(Point(x=5.0, y=5.0))
+    assert ros.spin_until(lambda: len(node.pending.pixels) == 1, 5.0)
+    assert probe.call(reset).success and node.pending.pixels == []
+    for pixel in (AXIS_A, AXIS_B):
+        mouse.publish(Point(x=pixel[0], y=pixel[1]))
+    assert ros.spin_until(lambda: node.axis is not None, 5.0), "the axis pair was not stored"
+
+    model, _ = load_checkpoint(checkpoint)
+    expected = describe_pixels(model, RGB, np.array([AXIS_A, AXIS_B]))
+    with KeypointDatabase(database) as db:
+        records = db.records()
+        np.testing.assert_allclose(db.axis_descriptors(file_hash(checkpoint), "mug").numpy(), expected, atol=1e-5)
+    assert sorted((r.role, r.xy) for r in records) == [("axis_a", AXIS_A), ("axis_b", AXIS_B)]
+
+    second = probe.frame()
+    stamp = second["image"].header.stamp
+    assert ros.spin_until(lambda: any(g.header.stamp == stamp for g in grasps), 5.0,
+                          every=lambda: probe.publish(second)), "no oriented grasp published"
+    ros.spin_until(lambda: False, 0.2)
+    grasp = next(g for g in grasps if g.header.stamp == stamp)
+    grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
+    core = oriented_grasp(grid, torch.from_numpy(expected), DEPTH.astype(float), CAMERA,
+                          T_target_camera=T_WORLD_CAMERA, target_frame="world")
+    assert core.ok, core.rejection
+    p, o = grasp.pose.position, grasp.pose.orientation
+    assert grasp.header.frame_id == "world"
+    np.testing.assert_allclose([p.x, p.y, p.z], core.pose_target.position, atol=1e-6)
+    np.testing.assert_allclose(abs(np.dot([o.x, o.y, o.z, o.w], core.pose_target.orientation)), 1.0, atol=1e-6)
+    assert widths[-1].data == pytest.approx(core.width, abs=1e-6)
+    assert 0.05 < core.width < 0.085

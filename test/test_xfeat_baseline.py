@@ -113,7 +113,8 @@ def test_load_matcher_gives_xfeat_or_a_checkpoint(xfeat, tmp_path):
     assert metadata["model"] == "xfeat" and metadata["version"]
     images = torch.rand(1, 3, 64, 96)
     torch.testing.assert_close(model(images), xfeat(images))
-    path = save_checkpoint(tmp_path / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)))
+    tiny = DescriptorNet(ModelConfig(width=8, descriptor_dim=16))
+    path = save_checkpoint(tmp_path / "tiny.pt", tiny)
     model, _ = load_matcher(path, "cpu")
     assert isinstance(model, DescriptorNet) and model.descriptor_dim == 16
 
@@ -121,7 +122,8 @@ def test_load_matcher_gives_xfeat_or_a_checkpoint(xfeat, tmp_path):
 def test_ddr_match_accepts_model_xfeat(xfeat, tmp_path, monkeypatch):
     image_a, image_b = photo_pair()
     for name, image in (("a.png", image_a), ("b.png", image_b)):
-        Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp_path / name)
+        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / name)
     queries = grid_queries(*image_a.shape[-2:])
     save_pairs(tmp_path / "pairs.json", [Pair("a.png", "b.png", queries, targets=queries - SHIFT)])
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("dense_descriptor_ros.cli.match",))

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from dense_descriptor_ros.cli.evaluate import write_report
-from dense_descriptor_ros.cli.train import parse_size
+from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.evaluation.pairs import load_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
 from dense_descriptor_ros.evaluation.report import markdown_table, write_markdown_table

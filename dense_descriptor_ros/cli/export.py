@@ -5,7 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from dense_descriptor_ros.cli.pairs import parse_size
+from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.export import FORMATS, export_model, metadata_path
 
 log = logging.getLogger(__name__)

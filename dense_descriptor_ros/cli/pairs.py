@@ -5,19 +5,12 @@ import argparse
 import logging
 from pathlib import Path
 
+from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.data.images import find_images, verified_images
 from dense_descriptor_ros.evaluation.pairs import load_pairs
 from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
 
 log = logging.getLogger(__name__)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"240x320"`` -> ``(240, 320)`` (height x width)."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH in pixels, e.g. 240x320; got {text!r}")
-    return int(parts[0]), int(parts[1])
 
 
 def run_synthetic(args: argparse.Namespace) -> int:

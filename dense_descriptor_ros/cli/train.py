@@ -3,16 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.training.config import METHODS, TrainConfig
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` -> ``(H, W)``."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"size must look like 240x320 (HxW), got {text!r}") from exc
-    return h, w
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

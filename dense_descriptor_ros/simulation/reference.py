@@ -98,7 +98,7 @@ class ReferenceAnnotation:
             raise ValueError(f"{path} is not a simulated reference annotation: {exc}") from exc
 
 
-def test_instance(type_name: str) -> ObjectInstance:
+def held_out_instance(type_name: str) -> ObjectInstance:
     """The held-out (test set) instance of the object type ``type_name``."""
     found = [inst for inst in catalogue("test") if inst.type.name == type_name]
     if not found:
@@ -144,7 +144,7 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
 
     Writes ``out_dir/reference_<face>.png`` and ``out_dir/reference.json``; returns the annotation.
     """
-    instance = test_instance(object_type)
+    instance = held_out_instance(object_type)
     faces = box_faces(instance.type)
     height, width = size
     rng = np.random.default_rng(seed)

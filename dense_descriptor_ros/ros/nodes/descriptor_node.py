@@ -21,11 +21,9 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
 import torch
 from PIL import Image as PILImage
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -34,6 +32,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from dense_descriptor_ros.data.images import to_tensor
 from dense_descriptor_ros.export import load_exported, metadata_path
 from dense_descriptor_ros.model import autocast_context, load_checkpoint
+from dense_descriptor_ros.ros.spin import spin_node
 from dense_descriptor_ros.ros.conversions import (
     camera_info_to_intrinsics,
     image_to_rgb,
@@ -147,18 +146,4 @@ class DescriptorNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """``ros2 run dense_descriptor_ros descriptor_node``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DescriptorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, RuntimeError) as exc:  # bad parameters or checkpoint: say why, exit 1
-        rclpy.logging.get_logger("descriptor_node").fatal(str(exc))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(DescriptorNode, "descriptor_node", args)

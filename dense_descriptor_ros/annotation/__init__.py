@@ -1,0 +1,1 @@
+"""Offline annotation of grasp preferences on a stored image (``ddr annotate``)."""

@@ -1,0 +1,129 @@
+"""Simulated grippers (suction seal, friction grasp), preference hits and ``ddr sim pick``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from dense_descriptor_ros.cli import sim as sim_cli
+from dense_descriptor_ros.cli import sim_pick
+from dense_descriptor_ros.execution.backends import SimulatedCellBackend
+from dense_descriptor_ros.grasping.pose import Pose
+from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.simulation import scene
+from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
+from dense_descriptor_ros.simulation.pick import PickConfig, PreferredRegion, execute_pick
+from dense_descriptor_ros.simulation.reference import held_out_instance
+
+TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m
+FAST = PickConfig(approach_distance=0.05, lift_height=0.1, hold_seconds=0.5, min_lift=0.07)
+
+
+def _cell_with_box(kind: str):
+    spec = scene.SceneSpec((TEA,), 1, max_width=64, max_height=48)
+    cell = open_cell(spec, kind, 64, 48)
+    pose = np.eye(4)
+    pose[:3, 3] = [0.05, 0.0, scene.BIN_FLOOR_Z + 0.0301]
+    cell.set_object_pose(TEA.instance_id, pose)
+    return cell, SimulatedGripper(cell, kind)
+
+
+def _top_pose(offset=(0.0, 0.0, 0.0), tilt_deg: float = 0.0, yaw_deg: float = 90.0) -> Pose:
+    """Tool z down onto the box top; yaw 90 puts the closing axis (tool y) along world x."""
+    rotation = (Rotation.from_euler("y", tilt_deg, degrees=True) * Rotation.from_euler("z", yaw_deg, degrees=True)
+                * Rotation.from_euler("x", 180, degrees=True))
+    return Pose(np.array([0.05, 0.0, scene.BIN_FLOOR_Z + 0.06]) + offset, rotation.as_quat(), "world")
+
+
+def test_suction_lifts_a_box_from_the_top_face_centre():
+    cell, gripper = _cell_with_box("suction")
+    assert isinstance(gripper, SimulatedCellBackend)
+    outcome = execute_pick(gripper, _top_pose(), config=FAST)
+    assert outcome.success and outcome.held == TEA.instance_id, outcome.detail
+    assert outcome.lift == pytest.approx(0.1, abs=0.01)
+    assert np.allclose(outcome.grasp_point[:2], [0.05, 0.0], atol=2e-3)
+
+
+@pytest.mark.parametrize("offset, tilt, reason", [((0.03, 0.0, 0.0), 0.0, "rim points are off the object"),
+                                                  ((0.08, 0.0, 0.0), 0.0, "nothing held"),
+                                                  ((0.0, 0.0, 0.0), 60.0, "off the surface")])
+def test_suction_fails_off_the_object_on_an_edge_or_tilted(offset, tilt, reason):
+    cell, gripper = _cell_with_box("suction")
+    outcome = execute_pick(gripper, _top_pose(offset, tilt), config=FAST)
+    assert not outcome.success and outcome.held is None
+    assert reason in outcome.detail
+    assert cell.object_poses()[TEA.instance_id][2, 3] < scene.BIN_FLOOR_Z + 0.04  # still in the bin
+
+
+def test_parallel_gripper_holds_a_box_by_friction_across_its_narrow_width():
+    cell, gripper = _cell_with_box("parallel")
+    outcome = execute_pick(gripper, _top_pose(), width=0.07, config=FAST)
+    assert outcome.success and outcome.held == TEA.instance_id, outcome.detail
+
+
+@pytest.mark.parametrize("width, yaw", [(0.05, 90.0), (0.07, 0.0)])
+def test_parallel_gripper_fails_when_too_narrow_or_across_the_long_side(width, yaw):
+    cell, gripper = _cell_with_box("parallel")
+    outcome = execute_pick(gripper, _top_pose(yaw_deg=yaw), width=width, config=FAST)
+    assert not outcome.success and outcome.held is None
+    assert "collision" in outcome.detail
+    assert cell.object_poses()[TEA.instance_id][2, 3] < scene.BIN_FLOOR_Z + 0.04
+
+
+def test_preference_hit_follows_the_object_pose():
+    region = PreferredRegion(7, np.array([0.0, 0.0, 0.03]), radius=0.02, axis=np.array([1.0, 0.0, 0.0]))
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_euler("z", 90, degrees=True).as_matrix()
+    pose[:3, 3] = [0.1, 0.2, 0.05]
+    centre = np.array([0.1, 0.2, 0.08])  # (0, 0, 0.03) moved by the pose
+    y_axis = np.array([0.0, 1.0, 0.0])  # the object's x axis after the 90 deg yaw
+    assert region.hit(centre + [0.015, 0, 0], pose, closing_world=y_axis)
+    assert not region.hit(centre + [0.025, 0, 0], pose, closing_world=y_axis)
+    assert not region.hit(centre, pose, closing_world=np.array([1.0, 0.0, 0.0]))  # wrong axis
+    assert region.hit(centre, pose, closing_world=-y_axis)  # a gripper is symmetric
+    suction = PreferredRegion(7, np.array([0.0, 0.0, 0.03]), radius=0.02)
+    assert suction.hit(centre, pose) and not suction.hit(np.array([0.1, 0.2, 0.03]), pose)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command")
+    sim_cli.register(commands)
+    sim_pick.register(commands)
+    return parser
+
+
+def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = save_checkpoint(tmp_path / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)))
+    parser = _parser()
+    args = parser.parse_args(["sim", "annotate-reference", "--model", str(model), "--out", str(tmp_path / "ref"),
+                              "--size", "48x64", "--object", "toothpaste_box"])
+    assert args.func(args) == 0
+    reference = json.loads((tmp_path / "ref" / "reference.json").read_text())
+    assert len(reference["faces"]) == 4 and reference["object_type"] == "toothpaste_box"
+    for gripper in ("suction", "parallel"):
+        out = tmp_path / gripper
+        args = parser.parse_args(["sim", "pick", "--gripper", gripper, "--trials", "2", "--model", str(model),
+                                  "--annotations", str(tmp_path / "ref" / "reference.json"), "--out", str(out),
+                                  "--size", "48x64", "--overlays", "1"])
+        assert args.func(args) == 0
+        result = json.loads((out / "results.json").read_text())
+        assert result["trials"] == 2 and len(result["results"]) == 2
+        for key in ("success_rate", "preference_hit_rate", "target_success_rate", "grasp_rate"):
+            assert 0.0 <= result[key] <= 1.0
+        assert {"render", "descriptors", "heatmap", "grasp"} <= set(result["timings_ms"])
+        assert all(v > 0 for v in result["timings_ms"].values())
+        assert sorted(p.name for p in out.glob("overlay_*.png")) == ["overlay_000.png"]
+    assert "preference hit" in capsys.readouterr().out
+
+
+def test_sim_pick_refuses_a_model_with_oracle(tmp_path):
+    args = _parser().parse_args(["sim", "pick", "--gripper", "suction", "--oracle", "--model", "m.pt",
+                                 "--annotations", "a.json", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="--oracle without a model"):
+        args.func(args)

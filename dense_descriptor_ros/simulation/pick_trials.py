@@ -55,7 +55,8 @@ class TrialResult:
                 "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "outcome": self.outcome}
 
 
-def sample_heap(rng: np.random.Generator, target: ObjectInstance, count: tuple[int, int] = (4, 8)) -> list[ObjectInstance]:
+def sample_heap(rng: np.random.Generator, target: ObjectInstance,
+                count: tuple[int, int] = (4, 8)) -> list[ObjectInstance]:
     """A random set of test-set instances that always contains ``target``."""
     pool = [inst for inst in catalogue("test") if inst.instance_id != target.instance_id]
     n = int(rng.integers(count[0], count[1] + 1)) - 1

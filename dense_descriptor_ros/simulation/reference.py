@@ -4,8 +4,9 @@ The operator wants boxes picked in the middle of a large flat face, and a parall
 to close across that face's narrow width. A box in a heap lies on one of its four large
 sides (not on an end), and each side has its own print, so the operator annotates the four
 faces normal to the box's two thinnest axes: each is rendered lying up in the empty bin,
-and its clicks are stored in the keypoint database as the object ``<type>/<face>`` (grasp preferences: the face centre and four points around it; axis
-keypoints: two points across the narrow width). The clicks' object-frame 3D points are kept
+and its clicks are stored in the keypoint database as the object ``<type>/<face>``
+(grasp preferences: the face centre and four points around it; axis keypoints: two points
+across the narrow width). The clicks' object-frame 3D points are kept
 in a JSON file next to the database so simulated picks can be judged against them.
 """
 from __future__ import annotations

@@ -110,15 +110,25 @@ class GraspExecutorNode(Node):
 
     # -- inputs -----------------------------------------------------------------------------
 
+    # A grasp and its confidence (and width) arrive on separate topics in no fixed order: in
+    # auto mode the last of a frame's messages starts the pick, and each pick consumes them.
+
     def on_confidence(self, msg: Float32) -> None:
         self.confidence = float(msg.data)
+        self.auto_start()
 
     def on_width(self, msg: Float32) -> None:
         self.width = float(msg.data)
+        self.auto_start()
 
     def on_grasp(self, msg: PoseStamped) -> None:
         self.latest = msg
-        if self.auto_execute and self.running is None:
+        self.auto_start()
+
+    def auto_start(self) -> None:
+        complete = (self.latest is not None and self.confidence is not None
+                    and (self.gripper == "suction" or self.width is not None))
+        if self.auto_execute and self.running is None and complete:
             self.start()
 
     def on_execute(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -141,7 +151,9 @@ class GraspExecutorNode(Node):
     def start(self) -> tuple[bool, str]:
         """Start the latest grasp; a refusal is published at once."""
         msg, self.latest = self.latest, None
+        # a missing confidence is no confidence: the executor refuses rather than guesses
         confidence = 0.0 if self.confidence is None else self.confidence
+        self.confidence = None
         try:
             pose = pose_from_msg(msg)
             if self.gripper == "suction":
@@ -168,6 +180,8 @@ class GraspExecutorNode(Node):
     def finish(self, report: ExecutionReport) -> None:
         document = {**report.to_dict(), "grasp": self.running}
         self.running = None
+        # what arrived during the pick describes the heap before it: wait for a fresh frame
+        self.latest = self.confidence = self.width = None
         log = self.get_logger().info if report.result == ExecutionResult.SUCCEEDED else self.get_logger().warning
         log(f"pick {report.result.value}: {report.detail}")
         self.result_pub.publish(String(data=json.dumps(document)))

@@ -16,7 +16,7 @@ REQS   := requirements/core.txt requirements/ros.txt requirements/test.txt requi
 
 setup: $(STAMP)
 
-$(STAMP): $(REQS) setup.py Makefile requirements/apt.txt requirements/xfeat.txt
+$(STAMP): $(REQS) setup.py Makefile requirements/apt.txt requirements/apt-browser.txt requirements/xfeat.txt
 	bash scripts/install_system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -26,9 +26,9 @@ $(STAMP): $(REQS) setup.py Makefile requirements/apt.txt requirements/xfeat.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# DDR_REQUIRE_ROS=1 turns a missing rclpy tier into a failure instead of a skip.
+# DDR_REQUIRE_ALL_TIERS=1: a test tier that cannot run (rclpy, browser, cameras, ...) fails the run.
 test: $(STAMP)
-	DDR_REQUIRE_ROS=1 $(PY) -m pytest test
+	DDR_REQUIRE_ALL_TIERS=1 $(PY) -m pytest test
 
 test-fast: $(STAMP)
 	$(PY) -m pytest test -m "not ros and not slow"

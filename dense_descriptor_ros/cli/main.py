@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "dense_descriptor_ros.cli.db",
     "dense_descriptor_ros.cli.bag",
     "dense_descriptor_ros.cli.sim",
+    "dense_descriptor_ros.cli.sim_pick",  # adds to the `sim` parser: keep after cli.sim
+    "dense_descriptor_ros.cli.annotate",
     "dense_descriptor_ros.cli.export",
     "dense_descriptor_ros.cli.demo",
 )

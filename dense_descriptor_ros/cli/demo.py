@@ -1,71 +1,53 @@
-"""``ddr demo``: the end-to-end job on a simulated cell, start to finish on one machine.
+"""``ddr demo``: the simulated bin-picking demo with the shipped model.
 
-Renders an unordered training set of the simulated bin (training objects only), trains
-identical-view and then CCL + identical-view from it, and scores random init, identical-view
-and CCL on held-out cross-scene pairs of objects never seen in training. Budgets are small
-so it finishes in minutes on a CPU; the learning rates are raised to suit them.
+The operator's part is played once per gripper on a reference image (``simulation.reference``
+stores the clicked descriptors in a keypoint database); then every trial drops a fresh random
+heap, renders the overhead camera, computes descriptors, the preference heatmap or the
+two-keypoint grasp, and executes it with the simulated suction cup or parallel gripper.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from dense_descriptor_ros.cli.evaluate import write_report
 from dense_descriptor_ros.cli.arguments import parse_size
-from dense_descriptor_ros.evaluation.pairs import load_pairs
-from dense_descriptor_ros.evaluation.predict import predict_pairs
+from dense_descriptor_ros.cli.sim_pick import DEFAULT_OBJECT, GRIPPERS, pick_trials, summary_row
 from dense_descriptor_ros.evaluation.report import markdown_table, write_markdown_table
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, load_checkpoint, save_checkpoint
-from dense_descriptor_ros.training.config import TrainConfig
+from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
 
-COLUMNS = ("model", "count", "pck@3", "pck@5", "pck@10", "pck@25", "pck@50", "auc@50", "median", "q90")
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "ddr_resnet18_sim.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="simulated end-to-end run: data, training, evaluation")
+    p = subparsers.add_parser("demo", help="simulated bin-picking demo: annotate once, pick N times")
+    p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="descriptor checkpoint")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
-    p.add_argument("--size", type=parse_size, default=(120, 160), help="image size HxW")
-    p.add_argument("--images", type=int, default=80, help="training images to render")
-    p.add_argument("--pairs", type=int, default=12, help="held-out cross-scene test pairs")
-    p.add_argument("--width", type=int, default=32, help="backbone width (64 = standard ResNet-18)")
-    p.add_argument("--steps", type=int, default=60, help="training steps per epoch")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--trials", type=int, default=10, help="picks per gripper")
+    p.add_argument("--grippers", nargs="+", choices=GRIPPERS, default=list(GRIPPERS))
+    p.add_argument("--size", type=parse_size, default=(240, 320), help="camera image size HxW")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dense_descriptor_ros.simulation.datasets import (Size, generate_cross_scene_pairs,
-                                                          generate_unordered)
-    from dense_descriptor_ros.training.trainer import train
+    from dense_descriptor_ros.simulation.reference import annotate_reference
 
-    out: Path = args.out
-    size = Size(*args.size)
-    train_dir = generate_unordered(out / "data" / "unordered", args.images, args.seed, size,
-                                   object_set="train")
-    test_dir = generate_cross_scene_pairs(out / "data" / "cross_scene", args.pairs, args.seed + 1,
-                                          size, object_set="test")
-    common = dict(data=str(train_dir), width=args.width, descriptor_dim=32, image_size=args.size,
-                  batch_size=4, epochs=args.epochs, steps_per_epoch=args.steps, workers=1,
-                  seed=args.seed, num_keypoints=300)
-    identical = train(TrainConfig.for_method("identical-view", out_dir=str(out / "identical_view"),
-                                             lr=1e-3, **common))
-    cycle = train(TrainConfig.for_method("ccl+identical-view", out_dir=str(out / "ccl"), lr=1e-4,
-                                         init_checkpoint=str(identical.best_checkpoint), **common))
-    random_init = save_checkpoint(out / "random_init.pt",
-                                  DescriptorNet(ModelConfig("resnet18", 32, args.width)),
-                                  method="random-init")
-
-    test_pairs = load_pairs(test_dir / "pairs.json")
+    if not args.model.is_file():
+        raise FileNotFoundError(f"model not found: {args.model} (train one with ddr train, "
+                                "see docs/results.md)")
+    model, _ = load_checkpoint(args.model)
+    model_hash = file_hash(args.model)
     rows = []
-    for name, checkpoint in (("random-init", random_init), ("identical-view", identical.best_checkpoint),
-                             ("ccl+identical-view", cycle.best_checkpoint)):
-        model, _ = load_checkpoint(checkpoint)
-        predicted = predict_pairs(model, test_pairs, test_dir)
-        metrics = write_report(predicted, test_dir, out / "eval" / name, name)
-        rows.append({"model": name, **metrics})
-    write_markdown_table(rows, out / "results.md", columns=COLUMNS,
-                         title="Demo: held-out cross-scene pairs (objects unseen in training)")
-    print(markdown_table(rows, COLUMNS))
-    print(f"report: {out / 'results.md'}; plots under {out / 'eval'}")
+    for gripper in args.grippers:
+        folder = args.out / gripper
+        reference = folder / "reference"
+        annotate_reference(model, model_hash, reference / "keypoints.sqlite", reference,
+                           DEFAULT_OBJECT[gripper], args.size, args.seed)
+        summary = pick_trials(reference / "reference.json", gripper, args.model, folder / "picks",
+                              args.trials, args.size, args.seed + 1, overlays=args.trials)
+        rows.append(summary_row(summary))
+    table = write_markdown_table(rows, args.out / "results.md",
+                                 title=f"Simulated bin-picking with {args.model.name}")
+    print(markdown_table(rows, list(rows[0])))
+    print(f"table: {table}; overlays: {args.out}/<gripper>/picks/overlay_*.png")
     return 0

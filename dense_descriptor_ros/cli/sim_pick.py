@@ -12,19 +12,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.evaluation.report import markdown_table
 from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
 
 GRIPPERS = ("suction", "parallel")
 DEFAULT_OBJECT = {"suction": "tea_box", "parallel": "toothpaste_box"}
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"HxW"`` -> (H, W)."""
-    from dense_descriptor_ros.simulation.datasets import Size
-
-    size = Size.parse(text)
-    return size.height, size.width
 
 
 def _sim_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -75,39 +68,56 @@ def run_annotate_reference(args: argparse.Namespace) -> int:
 
 
 def run_pick(args: argparse.Namespace) -> int:
+    if args.trials < 1:
+        raise ValueError(f"--trials must be at least 1, got {args.trials}")
+    if (args.model is None) != args.oracle:
+        raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
+    summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
+                          args.seed, args.overlays)
+    row = summary_row(summary)
+    print(markdown_table([row], list(row)))
+    print(f"results: {args.out / 'results.json'}")
+    return 0
+
+
+def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
+                size: tuple[int, int], seed: int, overlays: int) -> dict:
+    """Run ``trials`` picks (oracle grasps when ``model_path`` is None); writes results.json
+    and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
     import numpy as np
     from PIL import Image
 
     from dense_descriptor_ros.simulation.pick_trials import PickTrials, summarise
     from dense_descriptor_ros.simulation.reference import ReferenceAnnotation
 
-    if args.trials < 1:
-        raise ValueError(f"--trials must be at least 1, got {args.trials}")
-    if (args.model is None) != args.oracle:
-        raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
-    reference = ReferenceAnnotation.load(args.annotations)
+    reference = ReferenceAnnotation.load(annotations)
+    oracle = model_path is None
     model = model_hash = None
-    if args.model is not None:
-        model, _ = load_checkpoint(args.model)
-        model_hash = file_hash(args.model)
-    trials = PickTrials(reference, args.gripper, model, model_hash, args.size, args.seed, args.oracle)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not oracle:
+        model, _ = load_checkpoint(model_path)
+        model_hash = file_hash(model_path)
+    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle)
+    out.mkdir(parents=True, exist_ok=True)
     results = []
-    for index in tqdm(range(args.trials), desc=f"{args.gripper} picks", unit="trial"):
-        result, overlay = trials.run(index)
+    for index in tqdm(range(trials), desc=f"{gripper} picks", unit="trial"):
+        result, overlay = runner.run(index)
         results.append(result)
-        if index < args.overlays:
-            Image.fromarray(np.ascontiguousarray(overlay)).save(args.out / f"overlay_{index:03d}.png")
-    summary = {"format": "ddr-sim-pick", "version": 1, "gripper": args.gripper,
-               "object_type": reference.object_type, "oracle": args.oracle,
-               "model": None if args.model is None else str(args.model), "model_hash": model_hash,
-               "size": list(args.size), "seed": args.seed, **summarise(results),
+        if index < overlays:
+            Image.fromarray(np.ascontiguousarray(overlay)).save(out / f"overlay_{index:03d}.png")
+    summary = {"format": "ddr-sim-pick", "version": 1, "gripper": gripper,
+               "object_type": reference.object_type, "oracle": oracle,
+               "model": None if oracle else str(model_path), "model_hash": model_hash,
+               "size": list(size), "seed": seed, **summarise(results),
                "results": [r.to_dict() for r in results]}
-    (args.out / "results.json").write_text(json.dumps(summary, indent=1))
-    row = {"gripper": args.gripper, "mode": "oracle" if args.oracle else "model", "trials": summary["trials"],
-           "grasp": summary["grasp_rate"], "success": summary["success_rate"],
-           "target success": summary["target_success_rate"], "preference hit": summary["preference_hit_rate"],
-           **{f"{stage} ms": value for stage, value in summary["timings_ms"].items()}}
-    print(markdown_table([row], list(row)))
-    print(f"results: {args.out / 'results.json'}")
-    return 0
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def summary_row(summary: dict) -> dict:
+    """One table row: rates and the median time of every stage."""
+    return {"gripper": summary["gripper"], "object": summary["object_type"],
+            "mode": "oracle" if summary["oracle"] else "model", "trials": summary["trials"],
+            "grasp": summary["grasp_rate"], "success": summary["success_rate"],
+            "target success": summary["target_success_rate"],
+            "preference hit": summary["preference_hit_rate"],
+            **{f"{stage} ms": value for stage, value in summary["timings_ms"].items()}}

@@ -3,7 +3,7 @@
 # data -> six rows (random init, XFeat, identical-view, CCL, CCL + identical-view, geometric)
 # -> evaluation on held-out cross-scene pairs -> OUT/results.md.
 # Budgets are environment variables so a GPU machine can run the paper-sized version:
-#   OUT SIZE CROP WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS TRAIN_IMAGES TEST_PAIRS
+#   OUT SIZE CROP WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS TRAIN_IMAGES TEST_PAIRS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -14,7 +14,8 @@ WIDTH=${WIDTH:-32}           # backbone width (64 = standard ResNet-18)
 STEPS=${STEPS:-100}          # steps per epoch
 IV_EPOCHS=${IV_EPOCHS:-3}
 CCL_EPOCHS=${CCL_EPOCHS:-2}
-GEO_EPOCHS=${GEO_EPOCHS:-3}
+GEO_EPOCHS=${GEO_EPOCHS:-2}
+GEO_STEPS=${GEO_STEPS:-50}   # full 240x320 frames cost ~4x a 128x160 crop: equal compute to 400 IV steps
 TRAIN_IMAGES=${TRAIN_IMAGES:-200}
 TEST_PAIRS=${TEST_PAIRS:-60}
 
@@ -29,14 +30,16 @@ data=$OUT/data
 
 common=(--width "$WIDTH" --descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
-train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "$@" --out "$OUT/$name" "${common[@]}"; }
+# later options win: per-row settings after the common ones
+train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "${common[@]}" "$@" --out "$OUT/$name"; }
 
 train random_init --method identical-view "${unordered[@]}" --epochs 0
 train identical_view --method identical-view "${unordered[@]}" --epochs "$IV_EPOCHS" --lr 5e-4
 train ccl --method ccl "${unordered[@]}" --epochs "$CCL_EPOCHS" --lr 1e-4 --init "$OUT/identical_view/best.pt"
 train ccl_identical_view --method ccl+identical-view "${unordered[@]}" --epochs "$CCL_EPOCHS" --lr 1e-4 \
   --init "$OUT/identical_view/best.pt"
-train geometric --method geometric --data "$data/rgbd" --size "$SIZE" --epochs "$GEO_EPOCHS" --lr 3e-4
+train geometric --method geometric --data "$data/rgbd" --size "$SIZE" --epochs "$GEO_EPOCHS" \
+  --steps-per-epoch "$GEO_STEPS" --lr 3e-4
 
 models=(random_init:$OUT/random_init/best.pt identical_view:$OUT/identical_view/best.pt
         ccl:$OUT/ccl/best.pt ccl_identical_view:$OUT/ccl_identical_view/best.pt

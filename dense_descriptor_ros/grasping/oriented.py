@@ -18,13 +18,13 @@ from torch import Tensor
 from dense_descriptor_ros.geometry.camera import Intrinsics, project
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
-from dense_descriptor_ros.grasping.surface import surface_patch
+from dense_descriptor_ros.grasping.surface import SurfaceSampling
 from dense_descriptor_ros.grasping.workspace import (RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
 
 
 @dataclass(frozen=True)
-class ParallelGripperConfig:
+class ParallelGripperConfig(SurfaceSampling):
     """Gripper limits and thresholds (metres, pixels); confidences are per-keypoint ``h_j``."""
 
     max_opening: float = 0.085
@@ -32,9 +32,6 @@ class ParallelGripperConfig:
     min_confidence: float = 0.3
     eta: float = DEFAULT_ETA
     min_separation: float = 0.005
-    point_radius: int = 2
-    normal_radius: int = 7
-    depth_tolerance: float = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,9 +89,7 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
         return ParallelGrasp(pixels, confidences, rejection)
     lifted = []
     for role, pixel in zip(("axis_a", "axis_b"), pixels):
-        patch = surface_patch(intrinsics, depth, pixel, point_radius=config.point_radius,
-                              normal_radius=config.normal_radius,
-                              depth_tolerance=config.depth_tolerance)
+        patch = config.patch(intrinsics, depth, pixel)
         if patch is None:
             return rejected(RejectReason.INVALID_DEPTH, f"no valid depth within {config.point_radius} "
                             f"px of keypoint {role} at ({pixel[0]:.1f}, {pixel[1]:.1f})")
@@ -113,8 +108,7 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     centre = points.mean(axis=0)
     centre_pixel = np.clip(project(intrinsics, centre[None])[0][0], 0,
                            [intrinsics.width - 1, intrinsics.height - 1])
-    patch = surface_patch(intrinsics, depth, centre_pixel, point_radius=config.point_radius,
-                          normal_radius=config.normal_radius, depth_tolerance=config.depth_tolerance)
+    patch = config.patch(intrinsics, depth, centre_pixel)
     if patch is None or patch.normal is None:
         return rejected(RejectReason.NO_SURFACE, f"no surface normal at the grasp centre pixel "
                         f"({centre_pixel[0]:.1f}, {centre_pixel[1]:.1f})",

@@ -13,19 +13,16 @@ import numpy as np
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
-from dense_descriptor_ros.grasping.surface import surface_patch
+from dense_descriptor_ros.grasping.surface import SurfaceSampling
 from dense_descriptor_ros.grasping.workspace import (RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
 
 
 @dataclass(frozen=True)
-class SuctionConfig:
+class SuctionConfig(SurfaceSampling):
     """Thresholds of a suction grasp (metres, pixels)."""
 
     min_confidence: float = 0.1
-    point_radius: int = 2
-    normal_radius: int = 7
-    depth_tolerance: float = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,8 +67,7 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
     rejection = check_confidence(confidence, config.min_confidence, "heatmap")
     if rejection:
         return SuctionGrasp(pixel, confidence, rejection)
-    patch = surface_patch(intrinsics, depth, pixel, point_radius=config.point_radius,
-                          normal_radius=config.normal_radius, depth_tolerance=config.depth_tolerance)
+    patch = config.patch(intrinsics, depth, pixel)
     if patch is None:
         return SuctionGrasp(pixel, confidence, Rejection(
             RejectReason.INVALID_DEPTH, f"no valid depth within {config.point_radius} px of "

@@ -89,6 +89,19 @@ class SurfacePatch:
     points: int
 
 
+@dataclass(frozen=True)
+class SurfaceSampling:
+    """How a grasp point and its surface normal are read from depth (pixels, metres)."""
+
+    point_radius: int = 2
+    normal_radius: int = 7
+    depth_tolerance: float = 0.02
+
+    def patch(self, intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray) -> "SurfacePatch | None":
+        return surface_patch(intrinsics, depth, xy, point_radius=self.point_radius,
+                             normal_radius=self.normal_radius, depth_tolerance=self.depth_tolerance)
+
+
 def surface_patch(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, *,
                   point_radius: int = 2, normal_radius: int = 7, depth_tolerance: float = 0.02,
                   min_points: int = 8) -> SurfacePatch | None:

@@ -189,6 +189,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
         best_auc = metrics["auc@50"]
         for path in (best_path, last_path):  # so even `--epochs 0` leaves a scored model
             save_checkpoint(path, model, **metadata, epoch=0, metrics=metrics)
+        write_log(out_dir / "log.csv", history)
     for epoch in range(start_epoch, config.epochs):
         train_model.train()
         losses, epoch_start = [], time.perf_counter()

@@ -27,6 +27,9 @@ data=$OUT/data
 [ -f "$data/test/pairs.json" ] || \
   $DDR sim dataset --kind cross-scene-pairs --out "$data/test" --count "$TEST_PAIRS" --size "$SIZE" \
     --object-set test --seed 2
+[ -f "$data/test_seen/pairs.json" ] || \
+  $DDR sim dataset --kind cross-scene-pairs --out "$data/test_seen" --count 40 --size "$SIZE" \
+    --object-set train --seed 5
 
 common=(--width "$WIDTH" --descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
@@ -45,9 +48,13 @@ models=(random_init:$OUT/random_init/best.pt identical_view:$OUT/identical_view/
         ccl:$OUT/ccl/best.pt ccl_identical_view:$OUT/ccl_identical_view/best.pt
         geometric:$OUT/geometric/best.pt)
 if $DDR evaluate --help | grep -q xfeat; then models+=(xfeat:xfeat); fi
-for entry in "${models[@]}"; do
-  name=${entry%%:*}; model=${entry#*:}
-  $DDR evaluate --model "$model" --pairs "$data/test/pairs.json" --images "$data/test" \
-    --out "$OUT/eval/$name" --name "$name" --device cpu
+# test: unseen label variants; test_seen: training objects in new heaps
+for set in test test_seen; do
+  for entry in "${models[@]}"; do
+    name=${entry%%:*}; model=${entry#*:}
+    [ -f "$OUT/eval_$set/$name/metrics.json" ] || \
+      $DDR evaluate --model "$model" --pairs "$data/$set/pairs.json" --images "$data/$set" \
+        --out "$OUT/eval_$set/$name" --name "$name" --device cpu
+  done
+  .venv/bin/python -m dense_descriptor_ros.evaluation.comparison "$OUT/eval_$set" "$OUT/results_$set.md"
 done
-.venv/bin/python -m dense_descriptor_ros.evaluation.comparison "$OUT/eval" "$OUT/results.md"

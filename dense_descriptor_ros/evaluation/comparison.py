@@ -18,7 +18,7 @@ COLUMNS = ("model", "count", "pck@3", "pck@5", "pck@10", "pck@25", "pck@50", "au
 
 
 def compare(eval_dir: Path, out: Path) -> list[dict]:
-    """Rows sorted by AUC@50, written as markdown; ``pck_comparison.png`` beside ``out``."""
+    """Rows sorted by AUC@50, written as markdown; the PCK curves as ``<out stem>_pck.png``."""
     runs = sorted(p.parent for p in Path(eval_dir).glob("*/metrics.json"))
     if not runs:
         raise FileNotFoundError(f"no */metrics.json under {eval_dir}")
@@ -30,7 +30,7 @@ def compare(eval_dir: Path, out: Path) -> list[dict]:
         if predictions.is_file():
             curves[run.name] = collect_errors(load_pairs(predictions))[0]
     if curves:
-        plot_pck_curve(curves, out.parent / "pck_comparison.png")
+        plot_pck_curve(curves, out.with_name(f"{out.stem}_pck.png"))
     write_markdown_table(rows, out, columns=COLUMNS, title="Held-out cross-scene pairs")
     return rows
 

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     device = setup_run(args)
     env = environment(device)
     peak = {"fp32": matmul_peak(device, "fp32")}
-    model = DescriptorNet(ModelConfig(args.backbone))
+    model = DescriptorNet(ModelConfig(args.backbone, width=args.width))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = save_checkpoint(Path(folder) / "bench.pt", model, method="benchmark")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops, environment,
+from benchmarks.common import (backbone_label, achieved, add_common_arguments, bf16_notes, count_flops, environment,
                                matmul_peak, parse_list, parse_sizes, precision_supported,
                                prepare_model, setup_run, time_call, write_report)
 from dense_descriptor_ros.geometry.camera import Intrinsics
@@ -107,7 +107,7 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
     depth_mm = tilted_bin_depth(height, width, intrinsics)
     for backbone in args.e2e_backbone:
         torch.manual_seed(0)
-        model = DescriptorNet(ModelConfig(backbone, args.descriptor_dim)).to(device).eval()
+        model = DescriptorNet(ModelConfig(backbone, args.descriptor_dim, args.width)).to(device).eval()
         pixels = np.stack([rng.uniform(0, width - 1, args.e2e_keypoints),
                            rng.uniform(0, height - 1, args.e2e_keypoints)], -1)
         keypoints = torch.from_numpy(describe_pixels(model, rgb, pixels)).to(device)
@@ -129,7 +129,7 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
 
             grasp = image_to_grasp()
             timing = time_call(image_to_grasp, device, args.warmup, args.repeats)
-            rows.append({"stage": "image->suction pose", "backbone": backbone, "size": f"{width}x{height}",
+            rows.append({"stage": "image->suction pose", "backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}",
                          "precision": precision, "keypoints": args.e2e_keypoints, **timing.to_dict(),
                          "gflop_per_frame": flops / 1e9, **achieved(flops, timing.median_ms, peaks[precision]),
                          "grasp_ok": grasp.ok})

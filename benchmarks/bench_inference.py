@@ -13,7 +13,7 @@ import argparse
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops,
+from benchmarks.common import (backbone_label, achieved, add_common_arguments, bf16_notes, count_flops,
                                descriptor_fn, environment, matmul_peak, parse_list, parse_sizes,
                                precision_supported, prepare_model, setup_run, time_call,
                                write_report)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     rows, flops_cache = [], {}
     for backbone, (height, width), precision, layout in tqdm(grid, desc="inference"):
         torch.manual_seed(0)
-        model = DescriptorNet(ModelConfig(backbone, args.descriptor_dim))
+        model = DescriptorNet(ModelConfig(backbone, args.descriptor_dim, args.width))
         images = torch.rand(1, 3, height, width, device=device)
         if (backbone, height, width) not in flops_cache:
             flops_cache[backbone, height, width] = count_flops(model.to(device), images)
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             images = images.contiguous(memory_format=torch.channels_last)
         timing = time_call(descriptor_fn(model, images, device, precision), device,
                            args.warmup, args.repeats)
-        rows.append({"backbone": backbone, "size": f"{width}x{height}", "precision": precision,
+        rows.append({"backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}", "precision": precision,
                      "layout": layout, "compile": args.compile, "batch": 1, **timing.to_dict(),
                      "gflop_per_frame": flops / 1e9,
                      **achieved(flops, timing.median_ms, peaks[precision])})

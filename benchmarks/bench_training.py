@@ -17,7 +17,7 @@ from PIL import Image
 from skimage import data
 from tqdm import tqdm
 
-from benchmarks.common import (achieved, add_common_arguments, bf16_notes, count_flops, environment,
+from benchmarks.common import (backbone_label, achieved, add_common_arguments, bf16_notes, count_flops, environment,
                                matmul_peak, parse_list, parse_sizes, precision_supported, setup_run,
                                time_call, write_report)
 from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
             config = TrainConfig.for_method(method, backbone=args.backbone, batch_size=args.batch,
                                             image_size=(height, width))
             torch.manual_seed(0)
-            model = DescriptorNet(ModelConfig(args.backbone, config.descriptor_dim)).to(device)
+            model = DescriptorNet(ModelConfig(args.backbone, config.descriptor_dim, args.width)).to(device)
             forward_flops = count_flops(model, images[:1]) * IMAGES_PER_SAMPLE[method] * args.batch
             model = model.to(memory_format=torch.channels_last).train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             timing = time_call(step, device, args.warmup, args.repeats)
             bar.close()
             flops = 3 * forward_flops
-            rows.append({"method": method, "backbone": args.backbone, "size": f"{width}x{height}",
+            rows.append({"method": method, "backbone": backbone_label(args.backbone, args.width), "size": f"{width}x{height}",
                          "precision": precision, "batch": args.batch, **timing.to_dict(),
                          "steps_per_s": 1e3 / timing.median_ms, "gflop_per_step": flops / 1e9,
                          **achieved(flops, timing.median_ms, peaks[precision])})

@@ -184,12 +184,19 @@ def parse_list(choices: Iterable[str]) -> Callable[[str], list[str]]:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--width", type=int, default=64,
+                        help="backbone base width (64 = standard ResNet; the shipped model uses 32)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice, one per core)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before measuring")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls (median and p90 reported)")
     parser.add_argument("--out", type=Path, default=Path(default_out), help="JSON report to write")
+
+
+def backbone_label(backbone: str, width: int) -> str:
+    """``resnet18`` for the standard width, ``resnet18/w32`` otherwise."""
+    return backbone if width == 64 else f"{backbone}/w{width}"
 
 
 def setup_run(args: argparse.Namespace) -> torch.device:

@@ -67,6 +67,12 @@ class DescriptorNode(Node):
         self.precision = ("fp16" if self.device.type == "cuda" else "bf16") if half else "fp32"
         loader = load_exported if metadata_path(model_path).is_file() else load_checkpoint
         self.model, metadata = loader(model_path, self.device)
+        # channels_last is the fast CPU/GPU layout for convolutions (1.5x at 320x240 on CPU);
+        # ONNX-runtime exports are plain callables and keep their own layout
+        self.memory_format = torch.contiguous_format
+        if isinstance(self.model, torch.nn.Module):
+            self.memory_format = torch.channels_last
+            self.model = self.model.to(memory_format=self.memory_format)
         self.encoding = f"32FC{self.model.descriptor_dim}"
         self.get_logger().info(f"loaded {model_path} ({metadata['model']['backbone']}, "
                                f"D={self.model.descriptor_dim}) on {self.device}, {self.precision}")
@@ -117,7 +123,7 @@ class DescriptorNode(Node):
         """``(H, W, 3)`` uint8 RGB -> ``(h, w, D)`` float32 descriptors at stride 8."""
         if self.input_size is not None and rgb.shape[1::-1] != self.input_size:
             rgb = np.asarray(PILImage.fromarray(rgb).resize(self.input_size, PILImage.BILINEAR))
-        batch = to_tensor(rgb)[None].to(self.device)
+        batch = to_tensor(rgb)[None].to(self.device).contiguous(memory_format=self.memory_format)
         with torch.inference_mode(), autocast_context(self.device, self.precision):
             descriptors = self.model(batch)
         return descriptors[0].permute(1, 2, 0).float().cpu().numpy()

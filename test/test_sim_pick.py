@@ -127,3 +127,27 @@ def test_sim_pick_refuses_a_model_with_oracle(tmp_path):
                                  "--annotations", "a.json", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="--oracle without a model"):
         args.func(args)
+
+
+def test_the_grasp_executor_drives_the_simulated_suction_cup():
+    """The ROS executor's core runs the MuJoCo gripper through its backend interface: the
+    same approach -> vacuum -> grasp -> retreat sequence a MoveIt cell gets."""
+    from dense_descriptor_ros.execution import ExecutionResult, ExecutorConfig, GraspExecutor
+    from dense_descriptor_ros.grasping.workspace import WorkspaceBox
+
+    cell, gripper = _cell_with_box("suction")
+    box_z = cell.object_poses()[TEA.instance_id][2, 3]
+    workspace = WorkspaceBox(np.array([-0.3, -0.25, 0.0]), np.array([0.3, 0.25, 0.5]))
+    executor = GraspExecutor(gripper, vacuum=gripper, config=ExecutorConfig(
+        approach_distance=0.05, retreat_distance=0.1, workspace=workspace))
+    assert executor.execute_suction(_top_pose(offset=(0.0, 0.0, -0.005)), confidence=0.9)
+    assert executor.wait(60.0)
+    report = executor.get_report()
+    assert report.result == ExecutionResult.SUCCEEDED, report.detail
+    assert gripper.held_object() == TEA.instance_id
+    assert cell.object_poses()[TEA.instance_id][2, 3] > box_z + 0.08  # lifted by the retreat
+    # the refusal path moves nothing
+    before = gripper.commanded_pose.position.copy()
+    assert not executor.execute_suction(_top_pose(offset=(0.0, 0.0, 0.6)), confidence=0.9)
+    assert executor.get_result() == ExecutionResult.REJECTED_OUTSIDE_WORKSPACE
+    assert np.allclose(gripper.commanded_pose.position, before)

@@ -25,11 +25,15 @@ def config(node):
 
 def generate_launch_description():
     model, database = LaunchConfiguration("model"), LaunchConfiguration("database")
+    backend = LaunchConfiguration("executor_backend")
     return LaunchDescription([
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file (created when missing)"),
         DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"],
                               description="suction: heatmap grasps; parallel: two-keypoint grasps"),
+        DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
+                              description="moveit: the robot; fake: no motion, the pick sequence is "
+                                          "checked and reported (simulated camera cell)"),
         Node(package="dense_descriptor_ros", executable="descriptor_node", output="screen",
              parameters=[config("descriptor_node"), {"model_path": model}],
              remappings=[("image", COLOR), ("camera_info", COLOR_INFO)]),
@@ -42,10 +46,10 @@ def generate_launch_description():
         # suction picks the heatmap node's grasp, parallel the oriented-grasp node's (with width)
         Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
              condition=LaunchConfigurationEquals("gripper", "suction"),
-             parameters=[config("grasp_executor"), {"gripper": "suction"}]),
+             parameters=[config("grasp_executor"), {"gripper": "suction", "backend": backend}]),
         Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
              condition=LaunchConfigurationEquals("gripper", "parallel"),
-             parameters=[config("grasp_executor"), {"gripper": "parallel"}],
+             parameters=[config("grasp_executor"), {"gripper": "parallel", "backend": backend}],
              remappings=[("grasp", "oriented_grasp"), ("grasp/confidence", "oriented_grasp/confidence"),
                          ("grasp/width", "oriented_grasp/width")]),
     ])

@@ -25,6 +25,8 @@ def generate_launch_description():
         DeclareLaunchArgument("database", description="keypoint database file"),
         Node(package="dense_descriptor_ros", executable="sim_camera", output="screen",
              parameters=[os.path.join(CONFIG, "sim_camera.yaml"), {"camera": LaunchConfiguration("camera")}]),
+        # sim_camera renders in its own process, so the executor cannot move that MuJoCo world:
+        # it checks and reports each pick (fake backend); `ddr sim pick` runs physical picks.
         IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(HERE, "perception_graph.launch.py")),
-                                 launch_arguments=graph_arguments.items()),
+                                 launch_arguments=[*graph_arguments.items(), ("executor_backend", "fake")]),
     ])

@@ -128,7 +128,10 @@ def test_one_executor_per_gripper_reading_that_grippers_grasps(gripper: str, gra
     assert gripper in graph.arguments["gripper"].choices
     running = [n for n in graph.of(Node) if n.condition is None or n.condition.holds({"gripper": gripper})]
     (executor,) = [n for n in running if n.executable == "grasp_executor"]
-    assert {"gripper": gripper} in executor.parameters
+    inline = {k: v for item in executor.parameters if isinstance(item, dict) for k, v in item.items()}
+    assert inline["gripper"] == gripper
+    assert inline["backend"].variable_name == "executor_backend"
+    assert graph.arguments["executor_backend"].default_value == "moveit"
     assert dict(executor.remappings).get("grasp", "grasp") == grasp_topic
     publisher = {"grasp": "heatmap_node.py", "oriented_grasp": "oriented_grasp_node.py"}[grasp_topic]
     source = (REPO / PACKAGE / "ros" / "nodes" / publisher).read_text()
@@ -154,3 +157,8 @@ def test_parameter_files_are_one_per_launched_node() -> None:
     from dense_descriptor_ros.cameras.zivid import load_settings
 
     assert settings["Settings"] and load_settings(CONFIG_DIR / "zivid_settings.yaml").acquisitions
+
+
+def test_the_sim_cell_executor_does_not_wait_for_moveit() -> None:
+    (include,) = load_launch(REPO / "launch" / "sim_cell.launch.py").of(IncludeLaunchDescription)
+    assert include.launch_arguments["executor_backend"] == "fake"

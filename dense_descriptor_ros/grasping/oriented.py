@@ -19,7 +19,7 @@ from dense_descriptor_ros.geometry.camera import Intrinsics, project
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.surface import SurfaceSampling
-from dense_descriptor_ros.grasping.workspace import (RejectReason, Rejection, WorkspaceBox,
+from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
 
 
@@ -35,7 +35,7 @@ class ParallelGripperConfig(SurfaceSampling):
 
 
 @dataclass(frozen=True, eq=False)
-class ParallelGrasp:
+class ParallelGrasp(Refusable):
     """A parallel-jaw grasp, or the reason there is none.
 
     ``pixels (2, 2)`` and ``confidences (2,)`` of the two keypoints always; ``points_camera
@@ -49,14 +49,6 @@ class ParallelGrasp:
     width: float | None = None
     pose_camera: Pose | None = None
     pose_target: Pose | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.rejection is None
-
-    @property
-    def reason(self) -> RejectReason | None:
-        return None if self.rejection is None else self.rejection.reason
 
 
 def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarray,

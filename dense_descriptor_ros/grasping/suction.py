@@ -14,7 +14,7 @@ from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.surface import SurfaceSampling
-from dense_descriptor_ros.grasping.workspace import (RejectReason, Rejection, WorkspaceBox,
+from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
 
 
@@ -26,7 +26,7 @@ class SuctionConfig(SurfaceSampling):
 
 
 @dataclass(frozen=True, eq=False)
-class SuctionGrasp:
+class SuctionGrasp(Refusable):
     """A suction grasp, or the reason there is none.
 
     ``pixel (2,)`` and ``confidence`` always; ``point_camera (3,)`` and ``normal_camera (3,)``
@@ -40,14 +40,6 @@ class SuctionGrasp:
     normal_camera: np.ndarray | None = None
     pose_camera: Pose | None = None
     pose_target: Pose | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.rejection is None
-
-    @property
-    def reason(self) -> RejectReason | None:
-        return None if self.rejection is None else self.rejection.reason
 
 
 def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *,

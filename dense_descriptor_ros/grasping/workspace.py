@@ -36,6 +36,20 @@ class Rejection:
         return f"{self.reason.value}: {self.detail}"
 
 
+class Refusable:
+    """A grasp result that is either usable (``ok``) or refused with a :class:`Rejection`."""
+
+    rejection: Rejection | None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejection is None
+
+    @property
+    def reason(self) -> RejectReason | None:
+        return None if self.rejection is None else self.rejection.reason
+
+
 @dataclass(frozen=True)
 class WorkspaceBox:
     """Axis-aligned box ``lower <= p <= upper`` (metres) in the grasp target frame."""

@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from dense_descriptor_ros.data.rgbd import save_sequence
+
 from . import camera, scene as scene_mod
 from .cell import BinCell
 from .correspondence import correspondences, sample_object_keypoints, well_seen
@@ -122,10 +124,7 @@ def write_rgbd_sequence(folder: Path, frames: list[Frame]) -> Path:
         _save_uint16(folder / names["depth"], depth_to_millimetres(frame.depth))
         _save_uint16(folder / names["mask"], frame.segmentation)
         entries.append({**names, "T_world_camera": frame.T_world_camera.tolist()})
-    path = folder / "sequence.json"
-    _write_json(path, {"format": "ddr-rgbd-sequence", "version": 1,
-                       "intrinsics": frames[0].intrinsics.to_dict(), "depth_scale": 0.001, "frames": entries})
-    return path
+    return save_sequence(folder, frames[0].intrinsics, entries, depth_scale=0.001)
 
 
 def render_sequence(cell: BinCell, rng: np.random.Generator, frames: int) -> list[Frame]:

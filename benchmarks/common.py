@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from dense_descriptor_ros.cli.arguments import parse_size_list
 from dense_descriptor_ros.model import autocast_context
 
 # precision name -> dtype of the matmul peak it is compared with
@@ -156,18 +157,7 @@ def descriptor_fn(model: nn.Module, images: Tensor, device: torch.device,
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
     """``"320x240,640x480"`` (width x height, as cameras state it) -> ``[(240, 320), (480, 640)]``."""
-    sizes = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        try:
-            width, height = (int(v) for v in item.lower().split("x"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"size {item!r} is not WIDTHxHEIGHT (e.g. 640x480)") from None
-        if width < 8 or height < 8:
-            raise argparse.ArgumentTypeError(f"size {item!r} is smaller than one stride-8 cell")
-        sizes.append((height, width))
-    if not sizes:
-        raise argparse.ArgumentTypeError("no size given")
-    return sizes
+    return parse_size_list(text, "WxH", minimum=8)
 
 
 def parse_list(choices: Iterable[str]) -> Callable[[str], list[str]]:

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, transform_points
 from dense_descriptor_ros.grasping.annotation import (AxisClicks, ClickError, descriptor_at, pixel_from_point,
                                                       point_in_camera)
-from dense_descriptor_ros.grasping.candidates import candidate_poses, top_k_pixels
+from dense_descriptor_ros.grasping.candidates import candidate_poses
 from dense_descriptor_ros.grasping.frame_sync import FrameSynchronizer
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.overlay import colourize, heatmap_overlay
@@ -52,11 +52,11 @@ def test_top_k_peaks_are_apart_and_best_first() -> None:
     grid = torch.zeros(6, 8)
     grid[1, 1], grid[1, 2], grid[4, 6], grid[3, 3] = 0.9, 0.85, 0.7, 0.5
     heatmap = Heatmap(grid, (48, 64))
-    pixels, values = top_k_pixels(heatmap, k=3, min_distance=12.0)
+    pixels, values = heatmap.peaks(k=3, min_distance=12.0)
     np.testing.assert_allclose(values, [0.9, 0.7, 0.5])  # (1, 2) is 8 px from the best: suppressed
     np.testing.assert_allclose(pixels, [[11.5, 11.5], [51.5, 35.5], [27.5, 27.5]])
     np.testing.assert_allclose(pixels[0], heatmap.best()[0])
-    pixels, values = top_k_pixels(heatmap, k=2, min_distance=0.0)
+    pixels, values = heatmap.peaks(k=2, min_distance=0.0)
     np.testing.assert_allclose(values, [0.9, 0.85])
 
 

@@ -2,6 +2,7 @@
 end to end on tiny images with a tiny random model."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 
 import dense_descriptor_ros.cli.main as cli_main
+from dense_descriptor_ros.cli.arguments import parse_size, parse_size_list
 from dense_descriptor_ros.augmentation import AugmentationConfig
 from dense_descriptor_ros.data.images import read_rgb
 from dense_descriptor_ros.evaluation.pairs import load_pairs, save_pairs
@@ -225,3 +227,14 @@ def test_markdown_table_for_comparisons(tmp_path):
     assert markdown_table(rows, columns=["count", "method"]).splitlines()[2] == "| 3 | ccl\\|iv |"
     with pytest.raises(ValueError, match="at least one row"):
         markdown_table([])
+
+
+def test_sizes_parse_in_either_order_to_height_width():
+    assert parse_size("240x320") == (240, 320)
+    assert parse_size("320X240", order="WxH") == (240, 320)
+    assert parse_size_list("320x240, 640x480", order="WxH", minimum=8) == [(240, 320), (480, 640)]
+    for bad, message in (("240", "HxW"), ("0x320", "at least 1"), ("-4x8", "HxW"), ("", "HxW")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse_size(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="no size"):
+        parse_size_list(" , ", order="WxH")

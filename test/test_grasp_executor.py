@@ -37,6 +37,26 @@ def test_suction_sequence_approaches_along_tool_z_and_retreats() -> None:
     assert report.to_dict()["code"] == "succeeded"
 
 
+def test_press_finger_depth_and_straight_up_retreat_on_a_tilted_grasp() -> None:
+    # Tool z tilted 30 degrees from straight down: pressing and finger depth follow the tool z,
+    # the retreat goes straight up from the grasp pose instead of back along the tilted axis.
+    tilted = Pose(GRASP.position, np.array([np.cos(np.radians(15)), 0.0, np.sin(np.radians(15)), 0.0]), "base_link")
+    tool_z = tilted.axis(2)
+    assert tool_z[2] == pytest.approx(-np.cos(np.radians(30)))
+    for gripper, field in (("suction", "suction_press"), ("parallel", "finger_depth")):
+        cell = FakeCell(object_width=0.03)
+        grasp_executor = executor(cell, retreat_distance=0.2, retreat_up=True, **{field: 0.02})
+        started = (grasp_executor.execute_suction(tilted) if gripper == "suction"
+                   else grasp_executor.execute_parallel(tilted, width=0.03))
+        assert started and grasp_executor.wait(5.0)
+        assert grasp_executor.get_result() == ExecutionResult.SUCCEEDED
+        moves = cell.moves()
+        np.testing.assert_allclose(moves[1].position, GRASP.position + 0.02 * tool_z, atol=1e-9)
+        np.testing.assert_allclose(moves[2].position, GRASP.position + [0.0, 0.0, 0.2], atol=1e-9)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ExecutorConfig(suction_press=-0.01)
+
+
 def test_parallel_sequence_opens_closes_and_checks_the_hold() -> None:
     cell = FakeCell(object_width=0.03)
     grasp_executor = executor(cell)

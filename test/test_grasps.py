@@ -14,7 +14,7 @@ from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
-from dense_descriptor_ros.grasping.surface import (PixelOutsideImageError, depth_in_metres,
+from dense_descriptor_ros.grasping.surface import (PixelOutsideImageError, depth_in_metres, footprint_on_plane,
                                                    robust_depth, surface_patch)
 from dense_descriptor_ros.grasping.workspace import RejectReason, WorkspaceBox
 
@@ -178,6 +178,46 @@ def test_suction_rejects_a_point_without_a_surface() -> None:
     depth[35, 35] = depth[36, 36] = 0.5  # a valid point, but nothing to fit a plane through
     grasp = suction_grasp(peak_heatmap((4, 4)), depth, CAMERA)
     assert not grasp.ok and grasp.reason == RejectReason.NO_SURFACE and grasp.pose_camera is None
+
+
+def box_on_floor() -> np.ndarray:
+    """Floor at 1 m with a box top at 0.9 m covering x < 60 (a step edge near the middle)."""
+    depth = np.full((CAMERA.height, CAMERA.width), 1.0)
+    depth[:, :60] = 0.9
+    return depth
+
+
+def test_cup_footprint_is_flat_inside_a_face_and_not_across_an_edge() -> None:
+    depth = box_on_floor()
+    inside, edge = np.array([31.5, 47.5]), np.array([60.0, 47.5])
+    for pixel, expected in ((inside, 1.0), (edge, 0.5)):
+        patch = surface_patch(CAMERA, depth, pixel)
+        # 12 mm cup at 0.9 m and fx 300: a disc of 4 px radius
+        assert footprint_on_plane(CAMERA, depth, pixel, patch, 0.012, 0.004) == pytest.approx(expected, abs=0.1)
+    holes = depth.copy()
+    holes[46:50, 30:34] = np.nan  # a hole inside the footprint counts as no seal
+    patch = surface_patch(CAMERA, holes, inside)
+    assert footprint_on_plane(CAMERA, holes, inside, patch, 0.012, 0.004) < 0.7
+
+
+def test_suction_takes_the_best_sealable_peak() -> None:
+    depth = box_on_floor()
+    grid = torch.full(GRID, 0.05)
+    grid[5, 7] = 0.9  # cell centre x = 59.5: the cup would straddle the box edge at x = 60
+    grid[5, 3] = 0.8  # cell centre x = 27.5: well inside the box top
+    heatmap = Heatmap(grid, (CAMERA.height, CAMERA.width))
+    cup = SuctionConfig(cup_radius=0.012)
+    grasp = suction_grasp(heatmap, depth, CAMERA, config=cup)
+    assert grasp.ok and grasp.confidence == pytest.approx(0.8)
+    np.testing.assert_allclose(grasp.pixel, [27.5, 43.5])
+    assert grasp.point_camera[2] == pytest.approx(0.9)
+    # Only the best peak allowed: refused, with the footprint in the message, never the edge pose.
+    only_best = SuctionConfig(cup_radius=0.012, candidate_ratio=1.0)
+    refused = suction_grasp(heatmap, depth, CAMERA, config=only_best)
+    assert refused.reason == RejectReason.NO_SEAL and refused.pose_camera is None
+    assert "12 mm cup" in refused.rejection.detail
+    # Without a cup radius the best peak is taken as before.
+    assert suction_grasp(heatmap, depth, CAMERA).confidence == pytest.approx(0.9)
 
 
 def test_suction_refuses_misaligned_depth() -> None:

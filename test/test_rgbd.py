@@ -71,6 +71,32 @@ def test_sequence_round_trip_and_pair_dataset(tmp_path):
     assert (xy_a[:, 1] >= 5).all()  # never sampled where depth is missing
 
 
+def test_cropped_pairs_keep_correspondences_inside_both_windows(tmp_path):
+    # A textured plane at 1 m; camera i is 0.05 m further right, so it sees the texture 3 px on.
+    texture = np.random.default_rng(1).integers(0, 255, (48, 64 + 3 * 4, 3), dtype=np.uint8)
+    (tmp_path / "seq" / "rgb").mkdir(parents=True)
+    (tmp_path / "seq" / "depth").mkdir()
+    entries = []
+    for i in range(5):
+        Image.fromarray(texture[:, 3 * i:3 * i + 64]).save(tmp_path / "seq" / "rgb" / f"{i}.png")
+        Image.fromarray(np.full((48, 64), 1000, np.uint16)).save(tmp_path / "seq" / "depth" / f"{i}.png")
+        entries.append({"rgb": f"rgb/{i}.png", "depth": f"depth/{i}.png",
+                        "T_world_camera": pose(tx=0.05 * i).tolist()})
+    save_sequence(tmp_path / "seq", INTR, entries)
+    dataset = RGBDPairDataset(tmp_path, num_correspondences=200, pairs_per_epoch=8, crop=(24, 32))
+    for index in range(8):
+        image_a, image_b, xy_a, xy_b, valid = dataset[index]
+        assert image_a.shape == image_b.shape == (3, 24, 32)
+        assert valid.float().mean() > 0.5  # B's window follows A's, most points stay inside
+        xa, xb = xy_a[valid].round().long(), xy_b[valid].round().long()
+        assert (xb[:, 0] >= 0).all() and (xb[:, 0] < 32).all() and (xb[:, 1] < 24).all()
+        colour_a = image_a[:, xa[:, 1], xa[:, 0]]
+        colour_b = image_b[:, xb[:, 1], xb[:, 0]]
+        assert torch.allclose(colour_a, colour_b)
+    with pytest.raises(DatasetError, match="larger than the frames"):
+        RGBDPairDataset(tmp_path, crop=(96, 32))[0]
+
+
 def test_bad_sequences_and_image_folders_give_clear_errors(tmp_path):
     (tmp_path / "seq").mkdir()
     (tmp_path / "seq" / "sequence.json").write_text('{"format": "other"}')

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,11 +17,12 @@ from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.simulation import scene
 from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
-from dense_descriptor_ros.simulation.pick import PickConfig, PreferredRegion, execute_pick
+from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
 from dense_descriptor_ros.simulation.reference import held_out_instance
 
 TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m
-FAST = PickConfig(approach_distance=0.05, lift_height=0.1, hold_seconds=0.5, min_lift=0.07)
+FAST = PickConfig(replace(SIM_EXECUTOR, approach_distance=0.05, retreat_distance=0.1), hold_seconds=0.5,
+                  min_lift=0.07)
 
 
 def _cell_with_box(kind: str):

@@ -182,8 +182,10 @@ def test_ddr_sim_dataset_writes_each_kind(tmp_path, kind, extra):
 
 
 def test_bad_input_gets_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="HxW"):
-        datasets.Size.parse("640")
+    with pytest.raises(argparse.ArgumentTypeError, match="HxW"):
+        sim_cli.sim_size("640")
+    with pytest.raises(argparse.ArgumentTypeError, match="between 16 and 2048"):
+        sim_cli.sim_size("8x4000")
     with pytest.raises(ValueError, match="--count"):
         _run_cli(["sim", "dataset", "--kind", "unordered", "--out", str(tmp_path), "--count", "0"])
     with pytest.raises(ValueError, match="cannot draw"):

@@ -5,9 +5,16 @@ import argparse
 import logging
 from pathlib import Path
 
+from .arguments import parse_size
+
 log = logging.getLogger(__name__)
 
 DEFAULT_COUNTS = {"unordered": 200, "rgbd-sequences": 8, "cross-scene-pairs": 100, "invariance": 4}
+
+
+def sim_size(text: str) -> tuple[int, int]:
+    """``--size`` of rendered images: HxW, 16 to 2048 pixels per side."""
+    return parse_size(text, minimum=16, maximum=2048)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="frames / sequences / pairs / scenes (default per kind: "
                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_COUNTS.items()) + ")")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", default="480x640", help="image size HxW")
+    p.add_argument("--size", type=sim_size, default="480x640", help="image size HxW")
     p.add_argument("--object-set", choices=("train", "test", "all"), default=None,
                    help="object instances to use (default: train for training kinds, test for "
                         "evaluation kinds)")
@@ -35,7 +42,7 @@ def run_dataset(args: argparse.Namespace) -> int:
     count = DEFAULT_COUNTS[args.kind] if args.count is None else args.count
     if count < 1:
         raise ValueError(f"--count must be at least 1, got {count}")
-    size = datasets.Size.parse(args.size)
+    size = datasets.Size(*args.size)
     training = args.kind in ("unordered", "rgbd-sequences")
     object_set = args.object_set or ("train" if training else "test")
     if args.kind == "unordered":

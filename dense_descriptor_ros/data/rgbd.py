@@ -127,8 +127,7 @@ def reproject_correspondences(
     xy_b, z_b = project(intrinsics, points_b)
     h, w = depth_b.shape
     with np.errstate(invalid="ignore"):
-        inside = (np.isfinite(z_a) & (z_b > 0) & (xy_b[:, 0] >= -0.5) & (xy_b[:, 0] < w - 0.5)
-                  & (xy_b[:, 1] >= -0.5) & (xy_b[:, 1] < h - 0.5))
+        inside = np.isfinite(z_a) & (z_b > 0) & _in_bounds(xy_b, h, w)
     px = np.clip(np.round(np.nan_to_num(xy_b)).astype(int), 0, [w - 1, h - 1])
     observed = depth_b[px[:, 1], px[:, 0]]
     with np.errstate(invalid="ignore"):
@@ -140,11 +139,15 @@ class RGBDPairDataset(Dataset):
     """Random frame pairs from posed sequences with their reprojected correspondences.
 
     Item: ``(image_a (3, H, W), image_b (3, H, W), xy_a (N, 2), xy_b (N, 2), valid (N,))`` at
-    the sequences' native resolution; pairs are at most ``max_gap`` frames apart.
+    the sequences' native resolution; pairs are at most ``max_gap`` frames apart. With
+    ``crop = (h, w)`` both frames are cut to native-scale windows of that size (a quarter of
+    the compute for half-size windows): a random window in A, and the window in B centred on
+    where A's window lands, so the correspondences stay inside both.
     """
 
     def __init__(self, root: str | Path, num_correspondences: int = 2048, max_gap: int = 10,
-                 pairs_per_epoch: int = 1000, seed: int = 0) -> None:
+                 pairs_per_epoch: int = 1000, seed: int = 0,
+                 crop: tuple[int, int] | None = None) -> None:
         self.sequences = [s for s in find_sequences(root) if len(s.frames) >= 2]
         if not self.sequences:
             raise DatasetError(f"no sequence in {root} has two or more frames")
@@ -152,6 +155,7 @@ class RGBDPairDataset(Dataset):
         self.max_gap = max_gap
         self.pairs_per_epoch = pairs_per_epoch
         self.seed = seed
+        self.crop = crop
 
     def __len__(self) -> int:
         return self.pairs_per_epoch
@@ -163,15 +167,53 @@ class RGBDPairDataset(Dataset):
         j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
         j = j if j != i else (i + 1) % len(seq.frames)
         depth_a, depth_b = seq.load_depth(i), seq.load_depth(j)
+        rgb_a, rgb_b = seq.load_rgb(i), seq.load_rgb(j)
+        full = depth_a.shape
+        window_a = self._window(full, rng.random(), rng.random())
         n = self.num_correspondences
-        ys, xs = np.nonzero(np.isfinite(depth_a))
+        ys, xs = np.nonzero(np.isfinite(depth_a[window_a]))
         if len(xs) == 0:  # no depth at all in A: a pair with no valid correspondence
             xy_a, xy_b, valid = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n, bool)
+            window_b = window_a
         else:
             pick = np.random.default_rng(rng.getrandbits(32)).choice(len(xs), n, replace=len(xs) < n)
-            xy_a = np.stack([xs[pick], ys[pick]], -1).astype(float)
+            xy_a = np.stack([xs[pick] + window_a[1].start, ys[pick] + window_a[0].start], -1).astype(float)
             xy_b, valid = reproject_correspondences(seq.intrinsics, depth_a, seq.frames[i].pose,
                                                     depth_b, seq.frames[j].pose, xy_a)
-        return (to_tensor(seq.load_rgb(i)), to_tensor(seq.load_rgb(j)),
+            window_b = self._window_around(full, xy_b[valid]) if valid.any() else window_a
+            xy_a, xy_b = _shift(xy_a, window_a), _shift(xy_b, window_b)
+            valid &= _inside(xy_b, window_b)
+        return (to_tensor(rgb_a[window_a]), to_tensor(rgb_b[window_b]),
                 torch.from_numpy(xy_a).float(), torch.from_numpy(np.nan_to_num(xy_b)).float(),
                 torch.from_numpy(valid))
+
+    def _window(self, full: tuple[int, int], fy: float, fx: float) -> tuple[slice, slice]:
+        """The crop window whose top-left corner is at fractions ``(fy, fx)`` of the free range."""
+        h, w = self.crop or full
+        if h > full[0] or w > full[1]:
+            raise DatasetError(f"crop {h}x{w} is larger than the frames ({full[0]}x{full[1]})")
+        y0, x0 = round(fy * (full[0] - h)), round(fx * (full[1] - w))
+        return slice(y0, y0 + h), slice(x0, x0 + w)
+
+    def _window_around(self, full: tuple[int, int], xy: np.ndarray) -> tuple[slice, slice]:
+        """The crop window centred on the median of the points ``xy (M, 2)``, kept in the frame."""
+        h, w = self.crop or full
+        cx, cy = np.median(xy, axis=0)
+        fy = np.clip((cy - h / 2) / max(full[0] - h, 1), 0.0, 1.0)
+        fx = np.clip((cx - w / 2) / max(full[1] - w, 1), 0.0, 1.0)
+        return self._window(full, fy, fx)
+
+
+def _shift(xy: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """Pixel coordinates relative to a crop window's top-left corner."""
+    return xy - np.array([window[1].start, window[0].start], dtype=float)
+
+
+def _inside(xy: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """Whether shifted pixel coordinates fall inside a crop window of that size."""
+    return _in_bounds(xy, window[0].stop - window[0].start, window[1].stop - window[1].start)
+
+
+def _in_bounds(xy: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Whether pixel coordinates ``xy (N, 2)`` (pixel centres at integers) lie in an h x w image."""
+    return (xy[:, 0] >= -0.5) & (xy[:, 0] < w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] < h - 0.5)

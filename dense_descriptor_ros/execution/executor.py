@@ -7,8 +7,11 @@ backends wait on service and action futures that the node's executor completes).
 
 Sequence (tool z = approach direction, into the surface):
   pre-grasp = grasp pose moved ``approach_distance`` back along -z;
-  suction:  move pre-grasp, vacuum on, move grasp, move retreat;
-  parallel: open to width, move pre-grasp, move grasp, close, check the fingers hold, retreat.
+  suction:  move pre-grasp, vacuum on, move grasp (``suction_press`` past the surface), retreat;
+  parallel: open to width, move pre-grasp, move grasp (fingertips ``finger_depth`` below the
+            surface), close, check the fingers hold, retreat.
+Retreat is back along the tool z, or straight up (+z of the pose's frame) with ``retreat_up``,
+which lifts a picked object out of a heap without dragging it sideways.
 Grasps outside the workspace or below the confidence threshold are refused before anything moves.
 """
 from __future__ import annotations
@@ -51,6 +54,9 @@ class ExecutorConfig:
 
     approach_distance: float = 0.10
     retreat_distance: float = 0.15
+    retreat_up: bool = False
+    suction_press: float = 0.0
+    finger_depth: float = 0.0
     min_confidence: float = 0.1
     workspace: WorkspaceBox | None = None
     motion_timeout: float = 20.0
@@ -62,9 +68,9 @@ class ExecutorConfig:
     min_held_width: float = 0.002
 
     def __post_init__(self) -> None:
-        if self.approach_distance < 0 or self.retreat_distance < 0:
-            raise ValueError(f"approach and retreat distances must be >= 0, got "
-                             f"{self.approach_distance} and {self.retreat_distance}")
+        distances = (self.approach_distance, self.retreat_distance, self.suction_press, self.finger_depth)
+        if min(distances) < 0:
+            raise ValueError(f"approach, retreat, press and finger distances must be >= 0, got {distances}")
         if min(self.motion_timeout, self.gripper_timeout, self.task_timeout) <= 0:
             raise ValueError("timeouts must be positive")
 
@@ -196,13 +202,19 @@ class GraspExecutor:
     def _move(self, pose: Pose):
         return lambda remaining: self.motion.move_to_pose(pose, min(self.config.motion_timeout, remaining))
 
+    def _retreat(self, pose: Pose) -> Pose:
+        if self.config.retreat_up:
+            return Pose(pose.position + [0.0, 0.0, self.config.retreat_distance], pose.orientation, pose.frame)
+        return offset_along_tool_z(pose, -self.config.retreat_distance)
+
     def _suction_steps(self, pose: Pose) -> list:
         config = self.config
+        grasp = offset_along_tool_z(pose, config.suction_press)
         return [
             ("approach", self._move(offset_along_tool_z(pose, -config.approach_distance))),
             ("vacuum_on", lambda remaining: self.vacuum.set(True, min(config.gripper_timeout, remaining))),
-            ("grasp", self._move(pose)),
-            ("retreat", self._move(offset_along_tool_z(pose, -config.retreat_distance))),
+            ("grasp", self._move(grasp)),
+            ("retreat", self._move(self._retreat(pose))),
         ]
 
     def _parallel_steps(self, pose: Pose, width: float) -> list:
@@ -221,10 +233,11 @@ class GraspExecutor:
                 raise GripperError(f"the fingers closed to {state.position * 1000:.1f} mm without "
                                    "stalling: nothing was grasped")
 
+        grasp = offset_along_tool_z(pose, config.finger_depth)
         return [
             ("open", lambda remaining: gripper(opening, remaining)),
             ("approach", self._move(offset_along_tool_z(pose, -config.approach_distance))),
-            ("grasp", self._move(pose)),
+            ("grasp", self._move(grasp)),
             ("close", close),
-            ("retreat", self._move(offset_along_tool_z(pose, -config.retreat_distance))),
+            ("retreat", self._move(self._retreat(pose))),
         ]

@@ -41,12 +41,31 @@ class Heatmap:
 
     def best(self) -> tuple[np.ndarray, float]:
         """Best pixel ``(2,)`` (x, y in image pixels) and the heatmap value there (confidence)."""
+        pixels, values = self.peaks(1)
+        return pixels[0], float(values[0])
+
+    def peaks(self, k: int, min_distance: float = 16.0) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` peaks: pixels ``(n, 2)`` (x, y) and values ``(n,)``, best first.
+
+        Greedy non-maximum suppression on the grid: a cell is taken when it lies at least
+        ``min_distance`` image pixels from every cell taken before. The first is :meth:`best`.
+        """
+        if k < 1 or min_distance < 0:
+            raise ValueError(f"need k >= 1 and min_distance >= 0, got k={k}, min_distance={min_distance}")
         h, w = self.grid.shape
-        index = int(torch.argmax(self.grid))
-        cell = torch.tensor([float(index % w), float(index // w)])
-        pixel = grid_to_pixel(cell, self.image_size, (h, w)).numpy()
+        values = self.grid.reshape(-1).float()
+        order = torch.argsort(values, descending=True, stable=True)
+        cells = torch.stack([order % w, order // w], dim=-1).float()
+        pixels = grid_to_pixel(cells, self.image_size, (h, w)).numpy()
         limits = np.array([self.image_size[1] - 1, self.image_size[0] - 1], dtype=float)
-        return np.clip(pixel, 0.0, limits), float(self.grid.reshape(-1)[index])
+        pixels = np.clip(pixels, 0.0, limits)
+        taken: list[int] = []
+        for index, pixel in enumerate(pixels):
+            if all(np.hypot(*(pixel - pixels[t])) >= min_distance for t in taken):
+                taken.append(index)
+                if len(taken) == k:
+                    break
+        return pixels[taken], values[order[taken]].numpy().astype(float)
 
     def upsampled(self) -> Tensor:
         """The heatmap at image resolution ``(H, W)`` (bilinear, same grid convention as matching)."""

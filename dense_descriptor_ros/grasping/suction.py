@@ -1,4 +1,4 @@
-"""Suction grasp at the best pixel of a preference heatmap.
+"""Suction grasp at the best sealable peak of a preference heatmap.
 
 The cup approaches along the inverted surface normal, so the tool frame is: z = -normal (into
 the surface), x = the camera's x axis projected onto the surface plane (a fixed, repeatable
@@ -13,16 +13,29 @@ import numpy as np
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
-from dense_descriptor_ros.grasping.surface import SurfaceSampling
+from dense_descriptor_ros.grasping.surface import SurfaceSampling, footprint_on_plane
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
 
 
 @dataclass(frozen=True)
 class SuctionConfig(SurfaceSampling):
-    """Thresholds of a suction grasp (metres, pixels)."""
+    """Thresholds of a suction grasp (metres, pixels).
+
+    With ``cup_radius > 0`` a point is grasped only where the cup's footprint lies on one flat
+    face (``min_footprint`` of it within ``flatness`` of the plane). Up to ``candidates``
+    heatmap peaks ``candidate_distance`` pixels apart and scoring at least ``candidate_ratio``
+    x the best are tried in order, so a sealable spot of nearly the same preference is taken
+    when the very best one sits on an edge.
+    """
 
     min_confidence: float = 0.1
+    cup_radius: float = 0.0
+    flatness: float = 0.004
+    min_footprint: float = 0.9
+    candidates: int = 5
+    candidate_ratio: float = 0.8
+    candidate_distance: float = 8.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,31 +59,52 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
                   T_target_camera: np.ndarray | None = None, target_frame: str = "target",
                   workspace: WorkspaceBox | None = None,
                   config: SuctionConfig = SuctionConfig()) -> SuctionGrasp:
-    """Suction grasp at the heatmap's best pixel.
+    """Suction grasp at the first heatmap peak that passes every check, else the best peak's refusal.
 
     ``depth (H, W)`` metres aligned with the image (NaN = invalid, see ``depth_in_metres``);
     ``T_target_camera (4, 4)`` maps camera points to the target frame; ``workspace`` is checked
     in the target frame (the camera frame when no transform is given).
     """
-    pixel, confidence = heatmap.best()
     if tuple(depth.shape) != heatmap.image_size:
         raise ValueError(f"depth image of shape {depth.shape} is not aligned with the "
                          f"{heatmap.image_size} image the heatmap was made for")
-    rejection = check_confidence(confidence, config.min_confidence, "heatmap")
+    pixels, values = heatmap.peaks(max(1, config.candidates), config.candidate_distance)
+    rejection = check_confidence(values[0], config.min_confidence, "heatmap")
     if rejection:
-        return SuctionGrasp(pixel, confidence, rejection)
+        return SuctionGrasp(pixels[0], values[0], rejection)
+    first = None
+    for pixel, value in zip(pixels, values):
+        if value < config.candidate_ratio * values[0]:
+            break
+        grasp = _grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace, config)
+        if grasp.ok:
+            return grasp
+        first = first or grasp
+    return first
+
+
+def _grasp_at(pixel: np.ndarray, confidence: float, depth: np.ndarray, intrinsics: Intrinsics,
+              T_target_camera: np.ndarray | None, target_frame: str, workspace: WorkspaceBox | None,
+              config: SuctionConfig) -> SuctionGrasp:
+    """The suction grasp at one pixel, or why there is none."""
+    where = f"({pixel[0]:.1f}, {pixel[1]:.1f})"
     patch = config.patch(intrinsics, depth, pixel)
     if patch is None:
         return SuctionGrasp(pixel, confidence, Rejection(
-            RejectReason.INVALID_DEPTH, f"no valid depth within {config.point_radius} px of "
-                                        f"pixel ({pixel[0]:.1f}, {pixel[1]:.1f})"))
+            RejectReason.INVALID_DEPTH, f"no valid depth within {config.point_radius} px of pixel {where}"))
     if patch.normal is None:
         return SuctionGrasp(pixel, confidence, Rejection(
-            RejectReason.NO_SURFACE, f"too few valid depth pixels around ({pixel[0]:.1f}, "
-                                     f"{pixel[1]:.1f}) to fit a surface plane"), patch.point)
+            RejectReason.NO_SURFACE, f"too few valid depth pixels around {where} to fit a surface plane"),
+            patch.point)
+    if config.cup_radius > 0:
+        flat = footprint_on_plane(intrinsics, depth, pixel, patch, config.cup_radius, config.flatness)
+        if flat < config.min_footprint:
+            return SuctionGrasp(pixel, confidence, Rejection(
+                RejectReason.NO_SEAL, f"only {flat:.0%} of the {config.cup_radius * 1000:.0f} mm cup's footprint "
+                                      f"at {where} lies within {config.flatness * 1000:.0f} mm of one plane "
+                                      f"(need {config.min_footprint:.0%})"), patch.point, patch.normal)
     pose_camera = Pose.from_axes(patch.point, approach_rotation(-patch.normal), "camera")
     pose_target, rejection = place_in_target(pose_camera, T_target_camera, target_frame, workspace)
     if rejection:
         return SuctionGrasp(pixel, confidence, rejection, patch.point, patch.normal)
     return SuctionGrasp(pixel, confidence, None, patch.point, patch.normal, pose_camera, pose_target)
-

@@ -132,6 +132,32 @@ def surface_patch(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, *,
                         points=len(residual))
 
 
+def footprint_on_plane(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, patch: SurfacePatch,
+                       radius: float, tolerance: float) -> float:
+    """Fraction of a ``radius`` (metres) disc around pixel ``xy`` whose depth lies within
+    ``tolerance`` (metres) of ``patch``'s plane; invalid depth counts as off the plane.
+
+    This is whether a suction cup can seal: its rim must rest on one flat face, not straddle
+    an edge, a gap or a neighbour. The disc is drawn in the image with the radius the cup has
+    at the point's depth; a tilted face makes the true footprint smaller, so this is strict.
+    """
+    if patch.normal is None:
+        return 0.0
+    xy = _check_image(intrinsics, depth, xy)
+    pixel_radius = max(1, int(np.ceil(intrinsics.fx * radius / patch.point[2])))
+    height, width = depth.shape
+    cx, cy = (int(v) for v in np.rint(xy))
+    ys, xs = np.mgrid[cy - pixel_radius:cy + pixel_radius + 1, cx - pixel_radius:cx + pixel_radius + 1]
+    disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= pixel_radius ** 2
+    inside = disc & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    values = np.full(disc.shape, np.nan)
+    values[inside] = depth[ys[inside], xs[inside]]
+    on = np.isfinite(values) & disc
+    points = backproject(intrinsics, np.stack([xs[on], ys[on]], -1).astype(float), values[on])
+    close = np.abs((points - patch.point) @ patch.normal) <= tolerance
+    return float(close.sum() / disc.sum())
+
+
 def _fit_plane(points: np.ndarray, min_points: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Least-squares plane through ``points (M, 3)``: ``(unit normal facing the camera origin (3,),
     absolute residuals (M,))``, or None for too few or collinear points."""

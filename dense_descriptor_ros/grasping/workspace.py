@@ -20,6 +20,7 @@ class RejectReason(str, enum.Enum):
     LOW_CONFIDENCE = "low confidence"
     INVALID_DEPTH = "invalid depth"
     NO_SURFACE = "no surface normal"
+    NO_SEAL = "no flat footprint for the cup"
     OUTSIDE_WORKSPACE = "outside workspace"
     TOO_WIDE = "wider than gripper opening"
     DEGENERATE = "degenerate geometry"

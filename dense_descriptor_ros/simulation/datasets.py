@@ -40,17 +40,6 @@ class Size:
     height: int = 480
     width: int = 640
 
-    @classmethod
-    def parse(cls, text: str) -> "Size":
-        """``"HxW"`` -> Size."""
-        try:
-            h, w = (int(v) for v in text.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"size must look like HxW (e.g. 480x640), got {text!r}") from None
-        if not (16 <= h <= 2048 and 16 <= w <= 2048):
-            raise ValueError(f"size must be between 16 and 2048 pixels per side, got {text!r}")
-        return cls(h, w)
-
 
 def _child_rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, *keys])

@@ -1,9 +1,9 @@
 """One simulated pick and the operator's preferred grasp region it is judged against.
 
-A pick runs the same sequence a robot would: (open the fingers,) go to the pre-grasp pose
-``approach_distance`` back along the tool z, (vacuum on,) move in along z, (close,) lift
-straight up by ``lift_height``, hold still for ``hold_seconds``. It succeeds when an object is
-still held at the end and has risen at least ``min_lift``.
+A pick runs through the same :class:`GraspExecutor` as the robot, with the simulated gripper as
+its motion, vacuum and finger backend: (open,) pre-grasp ``approach_distance`` back along the
+tool z, (vacuum on,) in along z, (close,) lift straight up. The simulation then holds still for
+``hold_seconds``; the pick succeeds when an object is still held and has risen ``min_lift``.
 
 The preferred region is defined on the object, not the image: a point in object coordinates
 (where the operator clicked, lifted to 3D) and a radius; a grasp hits it when the executed
@@ -16,30 +16,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..execution.backends import BackendError
+from ..execution.executor import ExecutionResult, ExecutorConfig, GraspExecutor
 from ..grasping.pose import Pose
 from ..grasping.workspace import WorkspaceBox
 from . import scene as scene_mod
-from .grippers import WORLD_FRAME, SimulatedGripper
+from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper
 
 # Grasps must lie inside the bin (world frame, metres).
 BIN_WORKSPACE = WorkspaceBox((-scene_mod.BIN_HALF_SIZE[0], -scene_mod.BIN_HALF_SIZE[1], scene_mod.BIN_FLOOR_Z - 0.005),
                              (scene_mod.BIN_HALF_SIZE[0], scene_mod.BIN_HALF_SIZE[1], 0.4))
 
+# The cell's executor: the cup presses 1 cm past the measured surface (the guarded move stops on
+# touch), fingertips reach 2 cm below it, and a pick lifts 12 cm straight up out of the heap.
+SIM_EXECUTOR = ExecutorConfig(approach_distance=0.10, retreat_distance=0.12, retreat_up=True,
+                              suction_press=0.01, finger_depth=0.02, open_margin=0.012,
+                              gripper_effort=40.0, max_opening=ParallelJawSpec().max_opening,
+                              min_confidence=0.0, motion_timeout=30.0, gripper_timeout=30.0,
+                              task_timeout=120.0)
+
 
 @dataclass(frozen=True)
 class PickConfig:
-    """The pick sequence (metres, seconds, newtons)."""
+    """The executor's sequence, then how long the object must stay held and how far it must rise."""
 
-    approach_distance: float = 0.10
-    overshoot: float = 0.01  # suction: move this far past the measured surface (stops on touch)
-    grasp_depth: float = 0.02  # parallel: fingertips this far below the measured surface
-    open_margin: float = 0.012  # parallel: open this much wider than the grasp width
-    effort: float = 40.0
-    lift_height: float = 0.12
+    executor: ExecutorConfig = SIM_EXECUTOR
     hold_seconds: float = 1.0
     min_lift: float = 0.08
-    timeout: float = 30.0
 
 
 @dataclass
@@ -57,10 +59,6 @@ class PickOutcome:
                 "detail": self.detail, "grasp_point": np.round(self.grasp_point, 4).tolist()}
 
 
-def _shifted(pose: Pose, distance: float) -> Pose:
-    return Pose(pose.position + distance * pose.axis(2), pose.orientation, pose.frame)
-
-
 def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = None,
                  config: PickConfig = PickConfig()) -> PickOutcome:
     """Pick at ``pose`` (world frame, on the surface, z into it); ``width`` (m) for parallel."""
@@ -69,25 +67,18 @@ def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = No
     if gripper.kind == "parallel" and (width is None or not width > 0):
         raise ValueError(f"a parallel pick needs a positive grasp width, got {width}")
     start_z = {i: p[2, 3] for i, p in gripper.cell.object_poses().items()}
+    executor = GraspExecutor(gripper, vacuum=gripper, gripper=gripper, config=config.executor)
+    if gripper.kind == "suction":
+        executor.execute_suction(pose)
+    else:
+        executor.execute_parallel(pose, width)
+    executor.wait()
+    report = executor.get_report()
     detail = "held"
-    try:
-        if gripper.kind == "parallel":
-            gripper.command(width + config.open_margin, config.effort, config.timeout)
-        gripper.move_to_pose(_shifted(pose, -config.approach_distance), config.timeout)
-        if gripper.kind == "suction":
-            gripper.set(True, config.timeout)
-            gripper.move_to_pose(_shifted(pose, config.overshoot), config.timeout)
-        else:
-            gripper.move_to_pose(_shifted(pose, config.grasp_depth), config.timeout)
-            state = gripper.command(0.0, config.effort, config.timeout)
-            if not state.stalled:
-                detail = f"the fingers closed to {state.position * 1000:.1f} mm on nothing"
-        here = gripper.commanded_pose
-        gripper.move_to_pose(Pose(here.position + [0.0, 0.0, config.lift_height], here.orientation,
-                                  WORLD_FRAME), config.timeout)
+    if report.result == ExecutionResult.SUCCEEDED:
         gripper.hold(config.hold_seconds)
-    except BackendError as exc:
-        detail = f"{type(exc).__name__}: {exc}"
+    else:
+        detail = f"{report.result.value}: {report.detail}"
     held = gripper.held_object()
     lift = float(gripper.cell.object_poses()[held][2, 3] - start_z[held]) if held is not None else 0.0
     if held is None and detail == "held":

@@ -22,9 +22,9 @@ from ..grasping.keypoint_db import KeypointDatabase, embed_image
 from ..grasping.oriented import ParallelGripperConfig, oriented_grasp
 from ..grasping.overlay import heatmap_overlay
 from ..grasping.pose import Pose, approach_rotation
-from ..grasping.suction import suction_grasp
+from ..grasping.suction import SuctionConfig, suction_grasp
 from . import scene as scene_mod
-from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, open_cell
+from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCupSpec, open_cell
 from .objects import ObjectInstance, catalogue
 from .pick import BIN_WORKSPACE, PickConfig, execute_pick
 from .reference import ReferenceAnnotation
@@ -88,6 +88,7 @@ class PickTrials:
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
         self.gripper_config = ParallelGripperConfig(max_opening=ParallelJawSpec().max_opening)
+        self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.keypoints: dict[str, torch.Tensor] = {}
         if not oracle:
             with KeypointDatabase(reference.database, create=False) as db:
@@ -142,7 +143,7 @@ class PickTrials:
         depth = np.where(frame.depth > 0, frame.depth, np.nan)
         common = dict(T_target_camera=frame.T_world_camera, target_frame=WORLD_FRAME, workspace=BIN_WORKSPACE)
         if self.kind == "suction":
-            found = suction_grasp(maps[face], depth, frame.intrinsics, **common)
+            found = suction_grasp(maps[face], depth, frame.intrinsics, config=self.suction_config, **common)
             width = None
         else:
             found = oriented_grasp(descriptors, self.keypoints[face], depth, frame.intrinsics,

@@ -74,7 +74,8 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
     if config.method == "geometric":
         dataset = RGBDPairDataset(config.data, config.num_correspondences, config.max_frame_gap,
                                   pairs_per_epoch=config.steps_per_epoch * config.batch_size,
-                                  seed=config.seed + rank)
+                                  seed=config.seed + rank,
+                                  crop=config.image_size if config.image_fit == "crop" else None)
     else:
         dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths,
                                         fit=config.image_fit)

@@ -55,6 +55,9 @@ class GraspExecutorNode(Node):
         config = ExecutorConfig(
             approach_distance=declare(self, "approach_distance", 0.10, "pre-grasp offset along tool z (m)"),
             retreat_distance=declare(self, "retreat_distance", 0.15, "lift after grasping along tool -z (m)"),
+            retreat_up=declare(self, "retreat_up", False, "retreat straight up (+z) instead of along tool -z"),
+            suction_press=declare(self, "suction_press", 0.0, "suction: move this far past the surface (m)"),
+            finger_depth=declare(self, "finger_depth", 0.0, "parallel: fingertips this far below the surface (m)"),
             min_confidence=declare(self, "min_confidence", 0.1, "refuse grasps below this confidence"),
             workspace=declare_workspace(self),
             motion_timeout=declare(self, "motion_timeout", 20.0, "seconds per motion"),

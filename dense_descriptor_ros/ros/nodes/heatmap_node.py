@@ -29,7 +29,7 @@ from std_msgs.msg import Float32
 from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.grasping.annotation import descriptor_at
-from dense_descriptor_ros.grasping.candidates import candidate_poses, top_k_pixels
+from dense_descriptor_ros.grasping.candidates import candidate_poses
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, object_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
@@ -61,8 +61,10 @@ class HeatmapNode(Node):
         self.pick_objects = [name.strip() for name in declare(
             self, "pick_objects", "", "comma-separated objects to grasp ('' = all annotated)").split(",") if name.strip()]
         self.eta = declare(self, "eta", DEFAULT_ETA, "heatmap distance scale eta")
-        self.suction = SuctionConfig(min_confidence=declare(self, "min_confidence", 0.1,
-                                                            "minimum heatmap value to grasp"))
+        self.suction = SuctionConfig(
+            min_confidence=declare(self, "min_confidence", 0.1, "minimum heatmap value to grasp"),
+            cup_radius=declare(self, "cup_radius", 0.0, "suction cup radius (m); > 0: grasp only where "
+                                                        "the cup's footprint is one flat face"))
         self.full_resolution = declare(self, "heatmap_full_resolution", False,
                                        "publish the heatmap at image size (default: stride-8 grid)")
         self.top_k = declare(self, "candidates", 5, "grasp candidates published (top-k peaks)")
@@ -141,7 +143,7 @@ class HeatmapNode(Node):
                               target_frame=self.inputs.target_frame, workspace=self.inputs.workspace,
                               config=self.suction)
         self.confidence_pub.publish(Float32(data=float(grasp.confidence)))
-        pixels, _ = top_k_pixels(heatmap, self.top_k, self.candidate_distance)
+        pixels, _ = heatmap.peaks(self.top_k, self.candidate_distance)
         candidates = [in_frame_of(pose, frame) for pose in candidate_poses(
             pixels, frame.depth, frame.intrinsics, T_target_camera=frame.T_target_camera,
             target_frame=self.inputs.target_frame, config=self.suction)]

@@ -12,6 +12,7 @@ Two tables in one report:
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 import torch
@@ -25,9 +26,10 @@ from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping import depth_in_metres, describe_pixels, fused_heatmap, suction_grasp
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
 from dense_descriptor_ros.model.backbone import LAYOUTS
+from dense_descriptor_ros.model.inference import COMPILE_MODES
 
 COLUMNS = [("stage", "stage", ""), ("backbone", "backbone", ""), ("size", "WxH", ""),
-           ("precision", "prec", ""), ("keypoints", "keypoints", ""),
+           ("precision", "prec", ""), ("compile", "compile", ""), ("keypoints", "keypoints", ""),
            ("median_ms", "median ms", ".2f"), ("p90_ms", "p90 ms", ".2f"),
            ("gflop_per_frame", "GFLOP/frame", ".4f"), ("gflop_per_s", "GFLOP/s", ".2f"),
            ("peak_fraction", "of peak", ".1%"), ("grasp_ok", "grasp ok", "")]
@@ -45,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--e2e-precisions", type=parse_list(["fp32", "bf16", "fp16"]), default=None,
                         help="default: fp32,bf16 on CPU; fp32,fp16 on CUDA")
     parser.add_argument("--e2e-keypoints", type=int, default=10)
+    parser.add_argument("--e2e-compile", type=parse_list(["none", *COMPILE_MODES]), default=["none", "default"],
+                        help="torch.compile modes of the network to compare (none = eager)")
     parser.add_argument("--skip-e2e", action="store_true")
     add_common_arguments(parser, "docs/benchmarks/heatmap.json")
     return parser.parse_args(argv)
@@ -113,8 +117,9 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
         keypoints = torch.from_numpy(describe_pixels(model, rgb, pixels)).to(device)
         flops = count_flops(model, torch.rand(1, 3, height, width, device=device))
         flops += 2 * args.e2e_keypoints * args.descriptor_dim * (-(-height // 8)) * (-(-width // 8))
-        model = prepare_model(model, device, channels_last=True)
-        for precision in args.e2e_precisions:
+        for compile_mode, precision in itertools.product(args.e2e_compile, args.e2e_precisions):
+            fast = prepare_model(model, device, True, None if compile_mode == "none" else compile_mode)
+
             def image_to_grasp() -> object:
                 # pinned host memory lets the upload run asynchronously on a GPU
                 frame = torch.from_numpy(rgb)
@@ -123,14 +128,15 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
                 frame = frame.to(device, non_blocking=True).permute(2, 0, 1)[None].float().div_(255.0)
                 frame = frame.contiguous(memory_format=torch.channels_last)
                 with torch.inference_mode(), autocast_context(device, precision):
-                    descriptors = model(frame)
+                    descriptors = fast(frame)
                 heatmap = fused_heatmap(descriptors, keypoints, (height, width))
                 return suction_grasp(heatmap, depth_in_metres(depth_mm), intrinsics)
 
             grasp = image_to_grasp()
             timing = time_call(image_to_grasp, device, args.warmup, args.repeats)
             rows.append({"stage": "image->suction pose", "backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}",
-                         "precision": precision, "keypoints": args.e2e_keypoints, **timing.to_dict(),
+                         "precision": precision, "compile": compile_mode, "keypoints": args.e2e_keypoints,
+                         **timing.to_dict(),
                          "gflop_per_frame": flops / 1e9, **achieved(flops, timing.median_ms, peaks[precision]),
                          "grasp_ok": grasp.ok})
     return rows

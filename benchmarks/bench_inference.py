@@ -17,6 +17,7 @@ from benchmarks.common import (backbone_label, achieved, add_common_arguments, b
                                descriptor_fn, environment, matmul_peak, parse_list, parse_sizes,
                                precision_supported, prepare_model, setup_run, time_call,
                                write_report)
+from dense_descriptor_ros.model.inference import COMPILE_MODES
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
 
@@ -36,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layouts", type=parse_list(["channels_last", "contiguous"]),
                         default=["channels_last"], help="memory formats to compare")
     parser.add_argument("--descriptor-dim", type=int, default=64)
-    parser.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
+    parser.add_argument("--compile", default=None, choices=COMPILE_MODES,
                         help="torch.compile mode (reduce-overhead = CUDA graphs on a GPU)")
     add_common_arguments(parser, "docs/benchmarks/inference.json")
     return parser.parse_args(argv)
@@ -61,8 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         if (backbone, height, width) not in flops_cache:
             flops_cache[backbone, height, width] = count_flops(model.to(device), images)
         flops = flops_cache[backbone, height, width]
-        model = prepare_model(model, device, layout == "channels_last",
-                              None if args.compile is None else args.compile)
+        model = prepare_model(model, device, layout == "channels_last", args.compile)
         if layout == "channels_last":
             images = images.contiguous(memory_format=torch.channels_last)
         timing = time_call(descriptor_fn(model, images, device, precision), device,

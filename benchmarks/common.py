@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from dense_descriptor_ros.cli.arguments import parse_size_list
 from dense_descriptor_ros.model import autocast_context
+from dense_descriptor_ros.model.inference import cpu_has_native_bf16, prepare_for_inference
 
 # precision name -> dtype of the matmul peak it is compared with
 PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
@@ -133,17 +134,13 @@ def count_flops(model: nn.Module, *inputs: Tensor) -> int:
 
 def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = True,
                   compile_mode: str | None = None) -> nn.Module:
-    """The inference fast path's model: eval, on ``device``, channels_last, optionally compiled.
-
-    ``compile_mode="reduce-overhead"`` captures CUDA graphs on a GPU; compiling on this
-    CPU-only machine is possible but not measured here.
-    """
-    model = model.to(device).eval()
+    """The package's inference fast path (channels_last, optionally compiled), or with
+    ``channels_last=False`` the default layout, uncompiled, to compare against."""
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        return prepare_for_inference(model, device, compile_mode)
     if compile_mode:
-        model = torch.compile(model, mode=compile_mode)
-    return model
+        raise ValueError("compiling is measured on the channels_last fast path only")
+    return model.to(device).eval()
 
 
 def descriptor_fn(model: nn.Module, images: Tensor, device: torch.device,
@@ -210,15 +207,6 @@ def cpu_model_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether the CPU computes bf16 in hardware (AVX512-BF16 or AMX); otherwise oneDNN emulates it."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def bf16_notes(device: torch.device, env: dict, precisions: list[str]) -> list[str]:

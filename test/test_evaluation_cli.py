@@ -233,7 +233,7 @@ def test_sizes_parse_in_either_order_to_height_width():
     assert parse_size("240x320") == (240, 320)
     assert parse_size("320X240", order="WxH") == (240, 320)
     assert parse_size_list("320x240, 640x480", order="WxH", minimum=8) == [(240, 320), (480, 640)]
-    for bad, message in (("240", "HxW"), ("0x320", "at least 1"), ("-4x8", "HxW"), ("", "HxW")):
+    for bad, message in (("240", "HEIGHTxWIDTH"), ("0x320", "at least 1"), ("-4x8", "HEIGHTxWIDTH"), ("", "HEIGHTxWIDTH")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             parse_size(bad)
     with pytest.raises(argparse.ArgumentTypeError, match="no size"):

@@ -25,6 +25,8 @@ from dense_descriptor_ros.evaluation.pairs import load_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
 from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
 from dense_descriptor_ros.model import autocast_context
+from dense_descriptor_ros.model import inference
+from dense_descriptor_ros.model.inference import fast_precision, prepare_for_inference
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
@@ -49,9 +51,10 @@ def photo_batch() -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
 
 
-def fast_forward(model: torch.nn.Module, images: torch.Tensor, precision: str) -> torch.Tensor:
-    model = model.to(memory_format=torch.channels_last)
-    with torch.no_grad(), autocast_context("cpu", precision):
+def fast_forward(model: torch.nn.Module, images: torch.Tensor, precision: str,
+                 compile_mode: str | None = None) -> torch.Tensor:
+    model = prepare_for_inference(model, "cpu", compile_mode)
+    with torch.inference_mode(), autocast_context("cpu", precision):
         return model(images.contiguous(memory_format=torch.channels_last))
 
 
@@ -96,3 +99,27 @@ def test_bf16_argmax_on_evaluation_pairs(pairs):
     assert len(shift) == 400
     assert np.mean(shift == 0) >= 0.75  # measured 0.81 (random weights: near ties, see module doc)
     assert np.mean(shift <= 8.0) >= 0.93  # measured 0.97: flips stay within one stride-8 cell
+
+
+def test_compiled_fast_path_matches_eager():
+    images = photo_batch()
+    with torch.no_grad():
+        reference = tiny_model(seed=3).eval()(images)
+    fast = fast_forward(tiny_model(seed=3), images, "fp32", compile_mode="default")
+    cosine = F.cosine_similarity(fast, reference, dim=1)
+    assert cosine.min().item() >= 0.999
+    # every cell of photo 0 finds the same nearest cell in photo 1 (the hard match the grasps use)
+    def nearest(d: torch.Tensor) -> torch.Tensor:
+        return (d[0].flatten(1).T @ d[1].flatten(1)).argmax(dim=1)
+    assert (nearest(fast) == nearest(reference)).float().mean().item() >= 0.99
+    with pytest.raises(ValueError, match="compile_mode"):
+        prepare_for_inference(tiny_model(), "cpu", "fastest")
+
+
+def test_half_precision_is_only_used_where_the_hardware_runs_it(monkeypatch):
+    assert fast_precision("cuda", half=True) == "fp16"
+    assert fast_precision("cpu", half=False) == "fp32"
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: True)
+    assert fast_precision("cpu", half=True) == "bf16"
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: False)
+    assert fast_precision("cpu", half=True) == "fp32"  # emulated bf16 is 4x slower than fp32 here

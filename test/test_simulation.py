@@ -182,7 +182,7 @@ def test_ddr_sim_dataset_writes_each_kind(tmp_path, kind, extra):
 
 
 def test_bad_input_gets_clear_errors(tmp_path):
-    with pytest.raises(argparse.ArgumentTypeError, match="HxW"):
+    with pytest.raises(argparse.ArgumentTypeError, match="HEIGHTxWIDTH"):
         sim_cli.sim_size("640")
     with pytest.raises(argparse.ArgumentTypeError, match="between 16 and 2048"):
         sim_cli.sim_size("8x4000")

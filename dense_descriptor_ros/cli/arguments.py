@@ -12,10 +12,10 @@ def parse_size(text: str, order: str = "HxW", minimum: int = 1, maximum: int | N
     """
     if order not in ("HxW", "WxH"):
         raise ValueError(f"order must be 'HxW' or 'WxH', got {order!r}")
-    example = "240x320" if order == "HxW" else "320x240"
+    spelled, example = ("HEIGHTxWIDTH", "240x320") if order == "HxW" else ("WIDTHxHEIGHT", "320x240")
     parts = text.strip().lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"size must be {order} in pixels, e.g. {example}; got {text!r}")
+        raise argparse.ArgumentTypeError(f"size must be {spelled} in pixels, e.g. {example}; got {text!r}")
     first, second = int(parts[0]), int(parts[1])
     height, width = (first, second) if order == "HxW" else (second, first)
     if min(height, width) < minimum or (maximum is not None and max(height, width) > maximum):

@@ -150,6 +150,7 @@ def embed_image(model: torch.nn.Module, image: np.ndarray) -> Tensor:
     image = _check_rgb(image)
     device = next(model.parameters()).device
     tensor = torch.tensor(image, device=device).permute(2, 0, 1)[None].float() / 255.0
+    tensor = tensor.contiguous(memory_format=torch.channels_last)  # the fast convolution layout
     with torch.no_grad():
         return model(tensor)
 

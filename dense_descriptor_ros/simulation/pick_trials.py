@@ -23,6 +23,7 @@ from ..grasping.oriented import ParallelGripperConfig, oriented_grasp
 from ..grasping.overlay import heatmap_overlay
 from ..grasping.pose import Pose, approach_rotation
 from ..grasping.suction import SuctionConfig, suction_grasp
+from ..model.inference import prepare_for_inference
 from . import scene as scene_mod
 from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCupSpec, open_cell
 from .objects import ObjectInstance, catalogue
@@ -82,7 +83,8 @@ class PickTrials:
                  config: PickConfig = PickConfig()) -> None:
         if not oracle and (model is None or not model_hash):
             raise ValueError("perception-driven trials need a model and its hash (or use oracle mode)")
-        self.reference, self.kind, self.model, self.size = reference, kind, model, size
+        self.reference, self.kind, self.size = reference, kind, size
+        self.model = None if model is None else prepare_for_inference(model, next(model.parameters()).device)
         self.seed, self.oracle, self.config = seed, oracle, config
         self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
         self.regions = reference.regions(parallel=kind == "parallel")

@@ -8,7 +8,10 @@ descriptor grid, once a camera_info has arrived). Topic names are relative: rema
 Parameters (read at start-up):
   model_path   checkpoint written by ``ddr train`` (required)
   device       torch device, ``cuda`` (default; falls back to cpu when absent) or ``cpu``
-  half         autocast the network: fp16 on CUDA, bf16 on CPU
+  half         autocast the network: fp16 on CUDA, bf16 on CPUs that compute it in hardware
+               (elsewhere bf16 is emulated and slower than fp32, so fp32 runs)
+  compile      torch.compile the network (about 10% faster on CPU; the first frame of each
+               size compiles for seconds)
   input_width, input_height   resize frames to this size first (0 = keep the camera's size)
   max_age_s    drop frames older than this when they arrive (0 = never)
 
@@ -32,6 +35,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from dense_descriptor_ros.data.images import to_tensor
 from dense_descriptor_ros.export import load_exported, metadata_path
 from dense_descriptor_ros.model import autocast_context, load_checkpoint
+from dense_descriptor_ros.model.inference import fast_precision, prepare_for_inference
 from dense_descriptor_ros.ros.spin import spin_node
 from dense_descriptor_ros.ros.conversions import (
     camera_info_to_intrinsics,
@@ -50,7 +54,8 @@ class DescriptorNode(Node):
         super().__init__("descriptor_node", **node_kwargs)
         model_path = self._declare("model_path", "", "checkpoint file written by ddr train")
         device = self._declare("device", "cuda", "torch device: cuda or cpu (cuda falls back to cpu)")
-        half = self._declare("half", False, "half-precision autocast: fp16 on CUDA, bf16 on CPU")
+        half = self._declare("half", False, "half-precision autocast: fp16 on CUDA, bf16 on CPUs with it in hardware")
+        compile_model = self._declare("compile", False, "torch.compile the network (checkpoints only)")
         width = self._declare("input_width", 0, "resize width before inference (0: camera width)")
         height = self._declare("input_height", 0, "resize height before inference (0: camera height)")
         self.max_age_s = self._declare("max_age_s", 0.5, "drop frames older than this (0: never)")
@@ -64,15 +69,18 @@ class DescriptorNode(Node):
             self.get_logger().warning(f"device {device!r} requested but CUDA is not available; using cpu")
             device = "cpu"
         self.device = torch.device(device)
-        self.precision = ("fp16" if self.device.type == "cuda" else "bf16") if half else "fp32"
-        loader = load_exported if metadata_path(model_path).is_file() else load_checkpoint
-        self.model, metadata = loader(model_path, self.device)
+        self.precision = fast_precision(self.device, half)
+        exported = metadata_path(model_path).is_file()
+        self.model, metadata = (load_exported if exported else load_checkpoint)(model_path, self.device)
+        if compile_model and exported:
+            self.get_logger().warning("compile applies to checkpoints; running the exported model as it is")
         # channels_last is the fast CPU/GPU layout for convolutions (1.5x at 320x240 on CPU);
         # ONNX-runtime exports are plain callables and keep their own layout
         self.memory_format = torch.contiguous_format
         if isinstance(self.model, torch.nn.Module):
             self.memory_format = torch.channels_last
-            self.model = self.model.to(memory_format=self.memory_format)
+            compile_mode = "default" if compile_model and not exported else None
+            self.model = prepare_for_inference(self.model, self.device, compile_mode)
         self.encoding = f"32FC{self.model.descriptor_dim}"
         self.get_logger().info(f"loaded {model_path} ({metadata['model']['backbone']}, "
                                f"D={self.model.descriptor_dim}) on {self.device}, {self.precision}")

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from dense_descriptor_ros.data.images import DatasetError, UnorderedImageDataset
-from dense_descriptor_ros.data.rgbd import (RGBDPairDataset, load_sequence, reproject_correspondences,
-                                            save_sequence)
+from dense_descriptor_ros.data.rgbd import (RGBDPairDataset, load_sequence, random_background,
+                                            reproject_correspondences, save_sequence)
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project
 
 INTR = Intrinsics(fx=60.0, fy=60.0, cx=31.5, cy=23.5, width=64, height=48)
@@ -95,6 +95,37 @@ def test_cropped_pairs_keep_correspondences_inside_both_windows(tmp_path):
         assert torch.allclose(colour_a, colour_b)
     with pytest.raises(DatasetError, match="larger than the frames"):
         RGBDPairDataset(tmp_path, crop=(96, 32))[0]
+
+
+def test_random_background_repaints_only_the_bin_and_floor(tmp_path):
+    rgb = np.full((48, 64, 3), 90, np.uint8)
+    objects = np.zeros((48, 64), bool)
+    objects[10:30, 20:40] = True
+    rng = np.random.default_rng(0)
+    once, twice = random_background(rgb, objects, rng), random_background(rgb, objects, rng)
+    assert (once[objects] == 90).all() and (twice[objects] == 90).all()
+    assert np.abs(once[~objects].astype(int) - 90).mean() > 20  # repainted ...
+    assert np.abs(once[~objects].astype(int) - twice[~objects]).mean() > 20  # ... anew each time
+
+    # A pair dataset with masks: correspondences are drawn on objects only; no masks: clear error.
+    write_sequence(tmp_path / "seq0")
+    meta = load_sequence(tmp_path / "seq0")
+    (tmp_path / "seq0" / "mask").mkdir()
+    entries = []
+    for i, frame in enumerate(meta.frames):
+        mask = np.zeros((48, 64), np.uint16)
+        mask[20:40, 10:50] = 7
+        Image.fromarray(mask).save(tmp_path / "seq0" / "mask" / f"{i}.png")
+        entries.append({"rgb": f"rgb/{i:06d}.png", "depth": f"depth/{i:06d}.png", "mask": f"mask/{i}.png",
+                        "T_world_camera": frame.pose.tolist()})
+    save_sequence(tmp_path / "seq0", INTR, entries)
+    dataset = RGBDPairDataset(tmp_path, num_correspondences=100, pairs_per_epoch=2, randomise_background=True)
+    image_a, _, xy_a, _, valid = dataset[0]
+    assert valid.float().mean() > 0.5
+    assert ((xy_a[:, 0] >= 10) & (xy_a[:, 0] < 50) & (xy_a[:, 1] >= 20) & (xy_a[:, 1] < 40)).all()
+    write_sequence(tmp_path / "unmasked" / "seq1")
+    with pytest.raises(DatasetError, match="no mask"):
+        RGBDPairDataset(tmp_path / "unmasked", randomise_background=True)[0]
 
 
 def test_bad_sequences_and_image_folders_give_clear_errors(tmp_path):

@@ -36,13 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
     p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--randomise-background", action="store_true", default=None,
+                   help="geometric: repaint every non-object pixel anew in each frame (needs frame masks)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_state.pt")
     p.set_defaults(func=run)
 
 
 OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "descriptor_dim", "width",
                 "imagenet", "image_size", "image_fit", "batch_size", "epochs", "steps_per_epoch", "lr", "workers",
-                "device", "precision", "num_keypoints", "val_pairs", "val_images", "seed")
+                "device", "precision", "num_keypoints", "val_pairs", "val_images", "seed",
+                "randomise_background")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -62,6 +62,32 @@ class RGBDSequence:
         depth[raw <= 0] = np.nan
         return depth
 
+    def load_foreground(self, index: int) -> np.ndarray:
+        """``(H, W)`` bool: the pixels of objects (non-zero ids in the frame's mask)."""
+        path = self.frames[index].mask
+        if path is None:
+            raise DatasetError(f"{self.root}: frame {index} has no mask; background randomisation needs one")
+        try:
+            return np.asarray(Image.open(path)) > 0
+        except OSError as exc:
+            raise DatasetError(f"cannot read mask image {path}: {exc}") from exc
+
+
+def random_background(rgb: np.ndarray, foreground: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``rgb`` with every non-object pixel replaced by a random smooth colour field.
+
+    Drawn independently for the two frames of a pair, so the bin and floor around an object
+    differ between the views and a descriptor cannot lean on them (the cross-scene test puts
+    the same objects in other bins).
+    """
+    h, w = foreground.shape
+    coarse = rng.integers(0, 256, (int(rng.integers(2, 9)), int(rng.integers(2, 9)), 3), dtype=np.uint8)
+    field = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BILINEAR), dtype=np.float32)
+    field += rng.normal(0.0, rng.uniform(0.0, 12.0), field.shape)  # a little texture
+    out = rgb.copy()
+    out[~foreground] = np.clip(field[~foreground], 0, 255).astype(np.uint8)
+    return out
+
 
 def load_sequence(root: str | Path) -> RGBDSequence:
     """Read and validate ``root/sequence.json``."""
@@ -142,12 +168,15 @@ class RGBDPairDataset(Dataset):
     the sequences' native resolution; pairs are at most ``max_gap`` frames apart. With
     ``crop = (h, w)`` both frames are cut to native-scale windows of that size (a quarter of
     the compute for half-size windows): a random window in A, and the window in B centred on
-    where A's window lands, so the correspondences stay inside both.
+    where A's window lands, so the correspondences stay inside both. With
+    ``randomise_background`` every non-object pixel (frame masks needed) is repainted, anew
+    in each frame (:func:`random_background`), and correspondences are drawn on objects only
+    (repainted pixels look different in A and B).
     """
 
     def __init__(self, root: str | Path, num_correspondences: int = 2048, max_gap: int = 10,
                  pairs_per_epoch: int = 1000, seed: int = 0,
-                 crop: tuple[int, int] | None = None) -> None:
+                 crop: tuple[int, int] | None = None, randomise_background: bool = False) -> None:
         self.sequences = [s for s in find_sequences(root) if len(s.frames) >= 2]
         if not self.sequences:
             raise DatasetError(f"no sequence in {root} has two or more frames")
@@ -156,6 +185,7 @@ class RGBDPairDataset(Dataset):
         self.pairs_per_epoch = pairs_per_epoch
         self.seed = seed
         self.crop = crop
+        self.randomise_background = randomise_background
 
     def __len__(self) -> int:
         return self.pairs_per_epoch
@@ -168,10 +198,17 @@ class RGBDPairDataset(Dataset):
         j = j if j != i else (i + 1) % len(seq.frames)
         depth_a, depth_b = seq.load_depth(i), seq.load_depth(j)
         rgb_a, rgb_b = seq.load_rgb(i), seq.load_rgb(j)
+        objects_a = None
+        if self.randomise_background:
+            paint = np.random.default_rng(rng.getrandbits(32))
+            objects_a = seq.load_foreground(i)
+            rgb_a = random_background(rgb_a, objects_a, paint)
+            rgb_b = random_background(rgb_b, seq.load_foreground(j), paint)
         full = depth_a.shape
         window_a = self._window(full, rng.random(), rng.random())
         n = self.num_correspondences
-        ys, xs = np.nonzero(np.isfinite(depth_a[window_a]))
+        usable = np.isfinite(depth_a) if objects_a is None else np.isfinite(depth_a) & objects_a
+        ys, xs = np.nonzero(usable[window_a])
         if len(xs) == 0:  # no depth at all in A: a pair with no valid correspondence
             xy_a, xy_b, valid = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n, bool)
             window_b = window_a

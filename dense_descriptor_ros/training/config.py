@@ -54,6 +54,7 @@ class TrainConfig:
     temperature: float = 0.07
     num_correspondences: int = 2048
     max_frame_gap: int = 10
+    randomise_background: bool = False  # geometric: repaint bin and floor per frame (needs masks)
     # validation
     val_pairs: str | None = None  # pairs.json with targets; None: synthetic pairs from held-out images
     val_images: str | None = None

@@ -75,7 +75,8 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
         dataset = RGBDPairDataset(config.data, config.num_correspondences, config.max_frame_gap,
                                   pairs_per_epoch=config.steps_per_epoch * config.batch_size,
                                   seed=config.seed + rank,
-                                  crop=config.image_size if config.image_fit == "crop" else None)
+                                  crop=config.image_size if config.image_fit == "crop" else None,
+                                  randomise_background=config.randomise_background)
     else:
         dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths,
                                         fit=config.image_fit)

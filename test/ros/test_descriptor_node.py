@@ -147,6 +147,17 @@ def test_resized_input_and_scaled_camera_info(ros, checkpoint: Path) -> None:
                                 (47.9 + 0.5) * 5 / 96 - 0.5], rtol=1e-9)
 
 
+def test_compiled_and_half_precision_node_gives_the_same_descriptors(ros, checkpoint: Path) -> None:
+    # half: true on a CPU without bf16 hardware runs fp32 (emulated bf16 is 4x slower);
+    # compile: true runs the checkpoint through torch.compile, compiled on the first frame
+    node, probe = start_node(ros, checkpoint, compile=True, half=True)
+    assert node.precision in ("fp32", "bf16")
+    assert hasattr(node.model, "_orig_mod")  # torch.compile's wrapper around the network
+    got = probe.send_until_answered(probe.image(frame_id="compiled"), timeout_s=120.0)
+    tolerance = 1e-5 if node.precision == "fp32" else 2e-2
+    np.testing.assert_allclose(image_to_numpy(got), expected_descriptors(checkpoint, RGB), atol=tolerance)
+
+
 def test_bad_parameters_fail_at_start(ros, checkpoint: Path, tmp_path: Path) -> None:
     from rclpy.parameter import Parameter
 

@@ -3,8 +3,9 @@
 # (scripts/compare_methods.sh) continued on 5x the posed RGB-D data (8 + 32 heaps), once on
 # 128x160 native-scale crops (FIT=crop) and once on full frames (FIT=resize, the default), with
 # the best epoch chosen by AUC@50 on 40 held-out cross-scene pairs of training objects (not the
-# test pairs); then scored on both cross-scene test sets.
-# Budgets are environment variables: OUT FIT EPOCHS STEPS LR.
+# test pairs); then scored on both cross-scene test sets. BACKGROUND=random repaints bin and
+# floor anew in every frame (--randomise-background; the third run, 10 epochs).
+# Budgets are environment variables: OUT FIT BACKGROUND EPOCHS STEPS LR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -12,6 +13,7 @@ DATA=${DATA:-runs/compare/data}
 INIT=${INIT:-runs/compare/geometric/best.pt}
 OUT=${OUT:-runs/geometric_longer}
 FIT=${FIT:-resize}
+BACKGROUND=${BACKGROUND:-keep}
 EPOCHS=${EPOCHS:-14}
 STEPS=${STEPS:-50}
 LR=${LR:-3e-4}
@@ -23,12 +25,13 @@ mkdir -p "$OUT/train"
 [ -f "$OUT/val/pairs.json" ] || \
   $DDR sim dataset --kind cross-scene-pairs --out "$OUT/val" --count 40 --size 240x320 --object-set train --seed 7
 size=240x320; [ "$FIT" = crop ] && size=128x160
-run="$OUT/$FIT"
+extra=(); [ "$BACKGROUND" = random ] && extra=(--randomise-background)
+run="$OUT/${FIT}_$BACKGROUND"
 [ -f "$run/best.pt" ] || \
   $DDR train --method geometric --data "$OUT/train" --size "$size" --fit "$FIT" --width 32 --descriptor-dim 64 \
-    --batch-size 4 --workers 1 --steps-per-epoch "$STEPS" --epochs "$EPOCHS" --lr "$LR" \
+    --batch-size 4 --workers 1 --steps-per-epoch "$STEPS" --epochs "$EPOCHS" --lr "$LR" "${extra[@]}" \
     --init "$INIT" --val-pairs "$OUT/val/pairs.json" --out "$run"
 for set in test test_seen; do
   $DDR evaluate --model "$run/best.pt" --pairs "$DATA/$set/pairs.json" --images "$DATA/$set" \
-    --out "$run/eval_$set" --name "geometric_longer_$FIT" --device cpu
+    --out "$run/eval_$set" --name "geometric_longer_${FIT}_$BACKGROUND" --device cpu
 done

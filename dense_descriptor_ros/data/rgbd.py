@@ -205,7 +205,8 @@ class RGBDPairDataset(Dataset):
             rgb_a = random_background(rgb_a, objects_a, paint)
             rgb_b = random_background(rgb_b, seq.load_foreground(j), paint)
         full = depth_a.shape
-        window_a = self._window(full, rng.random(), rng.random())
+        corner = (rng.random(), rng.random()) if self.crop else (0.0, 0.0)  # no draw without a crop
+        window_a = self._window(full, *corner)
         n = self.num_correspondences
         usable = np.isfinite(depth_a) if objects_a is None else np.isfinite(depth_a) & objects_a
         ys, xs = np.nonzero(usable[window_a])

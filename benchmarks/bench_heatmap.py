@@ -12,7 +12,6 @@ Two tables in one report:
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 import torch
@@ -21,12 +20,12 @@ from tqdm import tqdm
 
 from benchmarks.common import (backbone_label, achieved, add_common_arguments, bf16_notes, count_flops, environment,
                                matmul_peak, parse_list, parse_sizes, precision_supported,
-                               prepare_model, setup_run, time_call, write_report)
+                               setup_run, time_call, write_report)
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping import depth_in_metres, describe_pixels, fused_heatmap, suction_grasp
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
 from dense_descriptor_ros.model.backbone import LAYOUTS
-from dense_descriptor_ros.model.inference import COMPILE_MODES
+from dense_descriptor_ros.model.inference import COMPILE_MODES, prepare_for_inference
 
 COLUMNS = [("stage", "stage", ""), ("backbone", "backbone", ""), ("size", "WxH", ""),
            ("precision", "prec", ""), ("compile", "compile", ""), ("keypoints", "keypoints", ""),
@@ -117,28 +116,28 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
         keypoints = torch.from_numpy(describe_pixels(model, rgb, pixels)).to(device)
         flops = count_flops(model, torch.rand(1, 3, height, width, device=device))
         flops += 2 * args.e2e_keypoints * args.descriptor_dim * (-(-height // 8)) * (-(-width // 8))
-        for compile_mode, precision in itertools.product(args.e2e_compile, args.e2e_precisions):
-            fast = prepare_model(model, device, True, None if compile_mode == "none" else compile_mode)
+        for compile_mode in args.e2e_compile:
+            fast = prepare_for_inference(model, device, None if compile_mode == "none" else compile_mode)
+            for precision in args.e2e_precisions:
+                def image_to_grasp() -> object:
+                    # pinned host memory lets the upload run asynchronously on a GPU
+                    frame = torch.from_numpy(rgb)
+                    if device.type == "cuda":
+                        frame = frame.pin_memory()
+                    frame = frame.to(device, non_blocking=True).permute(2, 0, 1)[None].float().div_(255.0)
+                    frame = frame.contiguous(memory_format=torch.channels_last)
+                    with torch.inference_mode(), autocast_context(device, precision):
+                        descriptors = fast(frame)
+                    heatmap = fused_heatmap(descriptors, keypoints, (height, width))
+                    return suction_grasp(heatmap, depth_in_metres(depth_mm), intrinsics)
 
-            def image_to_grasp() -> object:
-                # pinned host memory lets the upload run asynchronously on a GPU
-                frame = torch.from_numpy(rgb)
-                if device.type == "cuda":
-                    frame = frame.pin_memory()
-                frame = frame.to(device, non_blocking=True).permute(2, 0, 1)[None].float().div_(255.0)
-                frame = frame.contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode(), autocast_context(device, precision):
-                    descriptors = fast(frame)
-                heatmap = fused_heatmap(descriptors, keypoints, (height, width))
-                return suction_grasp(heatmap, depth_in_metres(depth_mm), intrinsics)
-
-            grasp = image_to_grasp()
-            timing = time_call(image_to_grasp, device, args.warmup, args.repeats)
-            rows.append({"stage": "image->suction pose", "backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}",
-                         "precision": precision, "compile": compile_mode, "keypoints": args.e2e_keypoints,
-                         **timing.to_dict(),
-                         "gflop_per_frame": flops / 1e9, **achieved(flops, timing.median_ms, peaks[precision]),
-                         "grasp_ok": grasp.ok})
+                grasp = image_to_grasp()
+                timing = time_call(image_to_grasp, device, args.warmup, args.repeats)
+                rows.append({"stage": "image->suction pose", "backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}",
+                             "precision": precision, "compile": compile_mode, "keypoints": args.e2e_keypoints,
+                             **timing.to_dict(),
+                             "gflop_per_frame": flops / 1e9, **achieved(flops, timing.median_ms, peaks[precision]),
+                             "grasp_ok": grasp.ok})
     return rows
 
 

@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from benchmarks.common import (backbone_label, achieved, add_common_arguments, bf16_notes, count_flops,
                                descriptor_fn, environment, matmul_peak, parse_list, parse_sizes,
-                               precision_supported, prepare_model, setup_run, time_call,
+                               precision_supported, setup_run, time_call,
                                write_report)
-from dense_descriptor_ros.model.inference import COMPILE_MODES
+from dense_descriptor_ros.model.inference import COMPILE_MODES, prepare_for_inference
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         if (backbone, height, width) not in flops_cache:
             flops_cache[backbone, height, width] = count_flops(model.to(device), images)
         flops = flops_cache[backbone, height, width]
-        model = prepare_model(model, device, layout == "channels_last", args.compile)
+        model = prepare_for_inference(model, device, args.compile, layout == "channels_last")
         if layout == "channels_last":
             images = images.contiguous(memory_format=torch.channels_last)
         timing = time_call(descriptor_fn(model, images, device, precision), device,

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from dense_descriptor_ros.cli.arguments import parse_size_list
 from dense_descriptor_ros.model import autocast_context
-from dense_descriptor_ros.model.inference import cpu_has_native_bf16, prepare_for_inference
+from dense_descriptor_ros.model.inference import cpu_has_native_bf16
 
 # precision name -> dtype of the matmul peak it is compared with
 PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
@@ -130,17 +130,6 @@ def count_flops(model: nn.Module, *inputs: Tensor) -> int:
         for handle in handles:
             handle.remove()
     return total
-
-
-def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = True,
-                  compile_mode: str | None = None) -> nn.Module:
-    """The package's inference fast path (channels_last, optionally compiled), or with
-    ``channels_last=False`` the default layout, uncompiled, to compare against."""
-    if channels_last:
-        return prepare_for_inference(model, device, compile_mode)
-    if compile_mode:
-        raise ValueError("compiling is measured on the channels_last fast path only")
-    return model.to(device).eval()
 
 
 def descriptor_fn(model: nn.Module, images: Tensor, device: torch.device,

@@ -2,8 +2,8 @@
 reduced precision the device computes in hardware.
 
 Measured on a 2-core AVX-512 CPU without bf16 hardware (docs/benchmarks/): channels_last is
-1.5x faster than the default layout, compiling (inductor, constants frozen) about 10% more,
-and bf16 autocast 4x *slower* because oneDNN emulates it. So "half precision" means fp16 on
+1.14x faster than the default layout at 320x240, compiling (inductor, constants frozen) about 7%
+more end to end, and bf16 autocast 4x *slower* because oneDNN emulates it. So "half precision" means fp16 on
 CUDA, bf16 on CPUs with AVX512-BF16 or AMX, and fp32 everywhere else.
 """
 from __future__ import annotations
@@ -43,17 +43,20 @@ def fast_precision(device: torch.device | str, half: bool) -> str:
 
 
 def prepare_for_inference(model: nn.Module, device: torch.device | str,
-                          compile_mode: str | None = None) -> nn.Module:
+                          compile_mode: str | None = None, channels_last: bool = True) -> nn.Module:
     """``model`` in eval mode on ``device`` in channels_last, compiled when ``compile_mode`` is set.
 
-    Inputs should be channels_last too (``x.contiguous(memory_format=torch.channels_last)``).
+    Inputs should be channels_last too (``x.contiguous(memory_format=torch.channels_last)``);
+    ``channels_last=False`` keeps the default layout (what the benchmarks compare against).
     ``compile_mode="default"`` freezes the weights into the compiled graph (inference only);
     ``"reduce-overhead"`` captures CUDA graphs on a GPU. Compiling costs seconds on the first
     call and again for every new input size.
     """
     if compile_mode is not None and compile_mode not in COMPILE_MODES:
         raise ValueError(f"compile_mode must be one of {COMPILE_MODES} or None, got {compile_mode!r}")
-    model = model.to(device).eval().to(memory_format=torch.channels_last)
+    model = model.to(device).eval()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     if compile_mode == "default":
         return torch.compile(model, options={"freezing": True})
     if compile_mode is not None:

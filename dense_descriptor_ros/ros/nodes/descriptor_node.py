@@ -74,7 +74,7 @@ class DescriptorNode(Node):
         self.model, metadata = (load_exported if exported else load_checkpoint)(model_path, self.device)
         if compile_model and exported:
             self.get_logger().warning("compile applies to checkpoints; running the exported model as it is")
-        # channels_last is the fast CPU/GPU layout for convolutions (1.5x at 320x240 on CPU);
+        # channels_last is the fast CPU/GPU layout for convolutions (1.14x at 320x240 on CPU);
         # ONNX-runtime exports are plain callables and keep their own layout
         self.memory_format = torch.contiguous_format
         if isinstance(self.model, torch.nn.Module):

@@ -1,11 +1,13 @@
 """Posed RGB-D sequences: format round-trip and reprojected correspondences with occlusion."""
+import json
+
 import numpy as np
 import torch
 import pytest
 from PIL import Image
 
 from dense_descriptor_ros.data.images import DatasetError, UnorderedImageDataset
-from dense_descriptor_ros.data.rgbd import (RGBDPairDataset, load_sequence, random_background,
+from dense_descriptor_ros.data.rgbd import (PosedDepth, RGBDPairDataset, load_sequence, random_background,
                                             reproject_correspondences, save_sequence)
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project
 
@@ -30,16 +32,35 @@ def test_camera_projection_round_trip():
 def test_translation_shifts_correspondences_and_occlusion_is_detected():
     depth = np.full((48, 64), 1.0, np.float32)
     xy_a = np.array([[10.0, 10.0], [40.0, 30.0], [63.0, 20.0]])
+    a = PosedDepth(INTR, depth, pose())
     # Camera B moved 0.1 m to the right: points appear 6 px further left.
-    xy_b, visible = reproject_correspondences(INTR, depth, pose(), depth, pose(tx=0.1), xy_a)
+    xy_b, visible = reproject_correspondences(a, PosedDepth(INTR, depth, pose(tx=0.1)), xy_a)
     assert np.allclose(xy_b[:2], xy_a[:2] - [6.0, 0.0])
     assert visible.tolist() == [True, True, True]
     occluded = depth.copy()
     occluded[25:35, 30:38] = 0.6  # something in front of the second point in B
-    _, visible = reproject_correspondences(INTR, depth, pose(), occluded, pose(tx=0.1), xy_a)
+    _, visible = reproject_correspondences(a, PosedDepth(INTR, occluded, pose(tx=0.1)), xy_a)
     assert visible.tolist() == [True, False, True]
-    _, visible = reproject_correspondences(INTR, depth, pose(), depth, pose(tx=0.5), xy_a)
+    _, visible = reproject_correspondences(a, PosedDepth(INTR, depth, pose(tx=0.5)), xy_a)
     assert not visible[0]  # pushed out of B's field of view
+
+
+def test_points_move_with_their_object_between_scenes():
+    # Same camera; object 3 moved 0.1 m right (6 px at 1 m), object 5 only has a pose in A.
+    depth = np.full((48, 64), 1.0, np.float32)
+    mask_a, mask_b = np.zeros((48, 64), int), np.zeros((48, 64), int)
+    mask_a[10:20, 10:20] = 3
+    mask_b[10:20, 16:26] = 3
+    mask_a[30:40, 40:50] = mask_b[30:40, 40:50] = 5
+    a = PosedDepth(INTR, depth, pose(), mask_a, {3: pose(), 5: pose()})
+    b = PosedDepth(INTR, depth, pose(), mask_b, {3: pose(tx=0.1)})
+    xy_a = np.array([[12.0, 12.0], [19.0, 15.0], [45.0, 35.0], [2.0, 2.0]])
+    xy_b, visible = reproject_correspondences(a, b, xy_a)
+    assert np.allclose(xy_b[:2], xy_a[:2] + [6.0, 0.0])
+    assert visible.tolist() == [True, True, False, False]  # untracked object and bin: nothing
+    mask_b[10:20, 22:26] = 8  # another object now covers part of object 3 at the same depth
+    _, visible = reproject_correspondences(a, PosedDepth(INTR, depth, pose(), mask_b, {3: pose(tx=0.1)}), xy_a)
+    assert visible.tolist() == [True, False, False, False]
 
 
 def write_sequence(root, frames=3):
@@ -133,6 +154,21 @@ def test_bad_sequences_and_image_folders_give_clear_errors(tmp_path):
     (tmp_path / "seq" / "sequence.json").write_text('{"format": "other"}')
     with pytest.raises(DatasetError, match="expected format"):
         load_sequence(tmp_path / "seq")
+    write_sequence(tmp_path / "posed")
+    meta = json.loads((tmp_path / "posed" / "sequence.json").read_text())
+    meta["frames"][1]["object_poses"] = {"3": np.eye(4).tolist()}
+    (tmp_path / "posed" / "sequence.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="object poses but no mask"):
+        load_sequence(tmp_path / "posed")
+    meta["frames"][1]["object_poses"] = {"3": np.eye(3).tolist()}
+    meta["frames"][1]["mask"] = "mask/1.png"
+    (tmp_path / "posed" / "sequence.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="not 4x4"):
+        load_sequence(tmp_path / "posed")
+    meta["frames"][1]["object_poses"] = {"box": np.eye(4).tolist()}
+    (tmp_path / "posed" / "sequence.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="malformed"):
+        load_sequence(tmp_path / "posed")
     with pytest.raises(DatasetError, match="no readable images"):
         UnorderedImageDataset(tmp_path / "seq", (32, 32))
 

@@ -1,5 +1,5 @@
 """Every simulated dataset kind feeds the command that consumes it: `ddr sim dataset` output
-goes straight into `ddr train` (unordered, rgbd-sequences) and `ddr evaluate` (cross-scene
+goes straight into `ddr train` (unordered, rgbd-sequences, rearranged-sequences) and `ddr evaluate` (cross-scene
 pairs, invariance), through the real command line."""
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def sim(kind: str, out, count: int, *extra: str) -> None:
                  "--size", "64x80", "--seed", "0", *extra]) == 0
 
 
-@pytest.mark.parametrize("kind, method, count", [("unordered", "ccl+identical-view", 6),
-                                                 ("rgbd-sequences", "geometric", 2)])
-def test_training_sets_train(tmp_path, kind, method, count):
-    extra = ["--frames", "4"] if kind == "rgbd-sequences" else []
+@pytest.mark.parametrize("kind, method, count, extra", [
+    ("unordered", "ccl+identical-view", 6, []),
+    ("rgbd-sequences", "geometric", 2, ["--frames", "4"]),
+    ("rearranged-sequences", "geometric", 1, ["--scenes", "2", "--views", "2"])])
+def test_training_sets_train(tmp_path, kind, method, count, extra):
     sim(kind, tmp_path / "data", count, *extra)
     assert main(["train", "--method", method, "--data", str(tmp_path / "data"), "--out",
                  str(tmp_path / "run"), "--size", "64x80", *TINY_TRAIN]) == 0

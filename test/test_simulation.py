@@ -11,6 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from dense_descriptor_ros.cli import sim as sim_cli
+from dense_descriptor_ros.data.rgbd import load_sequence, reproject_correspondences
 from dense_descriptor_ros.geometry.camera import backproject, project, transform_points
 from dense_descriptor_ros.simulation import datasets, scene
 from dense_descriptor_ros.simulation.cell import BinCell
@@ -145,6 +146,29 @@ def test_rgbd_sequence_format_round_trips(tmp_path):
         assert np.allclose(entry["T_world_camera"], frame.T_world_camera)
 
 
+def test_rearranged_sequences_carry_correspondences_across_scenes(tmp_path):
+    # Two scenes sharing objects, written as one sequence with object poses and read back:
+    # the on-disk correspondences land on the same object and the same colour.
+    agree, total = [], 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        frame_a, frame_b, shared = datasets.cross_scene_pair(rng, datasets.Size(240, 320), "all",
+                                                             flat_lighting=True)
+        sequence = load_sequence(datasets.write_rgbd_sequence(tmp_path / str(seed), [frame_a, frame_b],
+                                                              shared).parent)
+        assert sequence.rearranged and sequence.frames[1].intrinsics == frame_b.intrinsics
+        q, _, _, ids = datasets.keypoint_pairs(frame_a, frame_b, shared, rng, 10, True)
+        targets, visible = reproject_correspondences(sequence.posed_depth(0), sequence.posed_depth(1), q)
+        assert set(ids[visible].tolist()) <= set(shared)
+        if visible.sum():
+            agree.append((*_agreement(frame_a, frame_b, q, targets, visible, ids), visible.sum()))
+        total += visible.sum()
+    assert total >= 20
+    weights = np.array([n for _, _, n in agree], float)
+    assert np.average([i for i, _, _ in agree], weights=weights) == 1.0
+    assert np.average([c for _, c, _ in agree], weights=weights) > 0.99
+
+
 def _run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     sim_cli.register(parser.add_subparsers(dest="command", required=True))
@@ -153,6 +177,7 @@ def _run_cli(argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize("kind,extra", [("unordered", ["--hands"]), ("rgbd-sequences", ["--frames", "2"]),
+                                        ("rearranged-sequences", ["--scenes", "2", "--views", "2"]),
                                         ("cross-scene-pairs", []), ("invariance", [])])
 def test_ddr_sim_dataset_writes_each_kind(tmp_path, kind, extra):
     out = tmp_path / kind
@@ -167,6 +192,13 @@ def test_ddr_sim_dataset_writes_each_kind(tmp_path, kind, extra):
         sequence = json.loads((out / "sequence_0000" / "sequence.json").read_text())
         assert len(sequence["frames"]) == 2
         assert Image.open(out / "sequence_0000" / sequence["frames"][1]["depth"]).mode in ("I;16", "I")
+    elif kind == "rearranged-sequences":
+        sequence = load_sequence(out / "sequence_0000")
+        assert len(sequence.frames) == 4 and sequence.rearranged
+        tracked = [set(frame.object_poses) for frame in sequence.frames]
+        assert tracked[0] == tracked[3] and 5 <= len(tracked[0]) <= 9  # the same objects in both bins
+        masks = [sequence.load_mask(k, "test") for k in (0, 2)]
+        assert not np.array_equal(*masks)  # the second bin is another drop
     else:
         pairs = json.loads((out / "pairs.json").read_text())["pairs"]
         assert pairs
@@ -188,5 +220,8 @@ def test_bad_input_gets_clear_errors(tmp_path):
         sim_cli.sim_size("8x4000")
     with pytest.raises(ValueError, match="--count"):
         _run_cli(["sim", "dataset", "--kind", "unordered", "--out", str(tmp_path), "--count", "0"])
+    with pytest.raises(ValueError, match="two or more frames"):
+        _run_cli(["sim", "dataset", "--kind", "rearranged-sequences", "--out", str(tmp_path), "--scenes", "1",
+                  "--views", "1"])
     with pytest.raises(ValueError, match="cannot draw"):
         sample_instances(np.random.default_rng(0), 100, "test")

@@ -9,7 +9,9 @@ from .arguments import parse_size
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COUNTS = {"unordered": 200, "rgbd-sequences": 8, "cross-scene-pairs": 100, "invariance": 4}
+DEFAULT_COUNTS = {"unordered": 200, "rgbd-sequences": 8, "rearranged-sequences": 8, "cross-scene-pairs": 100,
+                  "invariance": 4}
+TRAINING_KINDS = ("unordered", "rgbd-sequences", "rearranged-sequences")
 
 
 def sim_size(text: str) -> tuple[int, int]:
@@ -33,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "evaluation kinds)")
     p.add_argument("--hands", action="store_true", help="unordered: operator hands as distractors")
     p.add_argument("--frames", type=int, default=24, help="rgbd-sequences: frames per sequence")
+    p.add_argument("--scenes", type=int, default=4, help="rearranged-sequences: bins per sequence")
+    p.add_argument("--views", type=int, default=6, help="rearranged-sequences: views per bin")
     p.set_defaults(func=run_dataset)
 
 
@@ -43,14 +47,18 @@ def run_dataset(args: argparse.Namespace) -> int:
     if count < 1:
         raise ValueError(f"--count must be at least 1, got {count}")
     size = datasets.Size(*args.size)
-    training = args.kind in ("unordered", "rgbd-sequences")
-    object_set = args.object_set or ("train" if training else "test")
+    object_set = args.object_set or ("train" if args.kind in TRAINING_KINDS else "test")
     if args.kind == "unordered":
         out = datasets.generate_unordered(args.out, count, args.seed, size, args.hands, object_set)
     elif args.kind == "rgbd-sequences":
         if args.frames < 2:
             raise ValueError(f"--frames must be at least 2, got {args.frames}")
         out = datasets.generate_rgbd_sequences(args.out, count, args.seed, size, args.frames, object_set)
+    elif args.kind == "rearranged-sequences":
+        if args.scenes < 1 or args.views < 1 or args.scenes * args.views < 2:
+            raise ValueError(f"--scenes and --views must give two or more frames, got {args.scenes} x {args.views}")
+        out = datasets.generate_rearranged_sequences(args.out, count, args.seed, size, args.scenes, args.views,
+                                                     object_set)
     elif args.kind == "cross-scene-pairs":
         out = datasets.generate_cross_scene_pairs(args.out, count, args.seed, size, object_set)
     else:

@@ -7,11 +7,17 @@ On-disk format (one folder per sequence under a dataset root)::
                      "depth_scale": 0.001,
                      "frames": [{"rgb": "rgb/000000.png", "depth": "depth/000000.png",
                                  "mask": "mask/000000.png",            # optional
-                                 "T_world_camera": [[...4x4...]]}]}
+                                 "T_world_camera": [[...4x4...]],
+                                 "intrinsics": {...},                   # optional, this frame's own
+                                 "object_poses": {"7": [[...4x4...]]}}]}  # optional
     rgb/*.png       8-bit RGB
     depth/*.png     16-bit depth in units of depth_scale metres, 0 = invalid
+    mask/*.png      16-bit object ids, 0 = background
 
-Camera frames are ROS optical frames (x right, y down, z forward).
+Camera frames are ROS optical frames (x right, y down, z forward). A sequence is a static scene
+seen by a moving camera, unless its frames carry ``object_poses`` (``T_world_object`` by mask
+id): then the frames may show the objects re-arranged in other scenes, points move with their
+object, and only the listed objects correspond between frames.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from torch.utils.data import Dataset
 
 from dense_descriptor_ros.data.images import DatasetError, read_rgb, to_tensor
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project, transform_points
+from dense_descriptor_ros.geometry.normals import seen_on_same_surface, surface_normals
 
 SEQUENCE_FORMAT = "ddr-rgbd-sequence"
 SEQUENCE_VERSION = 1
@@ -39,6 +46,20 @@ class Frame:
     depth: Path
     pose: np.ndarray  # (4, 4) T_world_camera
     mask: Path | None = None
+    intrinsics: Intrinsics | None = None  # None: the sequence's
+    object_poses: dict[int, np.ndarray] | None = None  # mask id -> (4, 4) T_world_object
+
+
+@dataclass
+class PosedDepth:
+    """What reprojecting pixels needs of one frame; ``mask`` and ``object_poses`` only when
+    objects may have moved between frames."""
+
+    intrinsics: Intrinsics
+    depth: np.ndarray  # (H, W) metres, NaN invalid
+    pose: np.ndarray  # (4, 4) T_world_camera
+    mask: np.ndarray | None = None  # (H, W) object ids
+    object_poses: dict[int, np.ndarray] | None = None
 
 
 @dataclass
@@ -62,15 +83,32 @@ class RGBDSequence:
         depth[raw <= 0] = np.nan
         return depth
 
-    def load_foreground(self, index: int) -> np.ndarray:
-        """``(H, W)`` bool: the pixels of objects (non-zero ids in the frame's mask)."""
+    @property
+    def rearranged(self) -> bool:
+        """Whether the frames carry object poses (objects move between frames)."""
+        return any(f.object_poses is not None for f in self.frames)
+
+    def load_mask(self, index: int, purpose: str) -> np.ndarray:
+        """``(H, W)`` object ids of a frame; ``purpose`` names what needs it in the error."""
         path = self.frames[index].mask
         if path is None:
-            raise DatasetError(f"{self.root}: frame {index} has no mask; background randomisation needs one")
+            raise DatasetError(f"{self.root}: frame {index} has no mask; {purpose} needs one")
         try:
-            return np.asarray(Image.open(path)) > 0
+            return np.asarray(Image.open(path)).astype(np.int64)
         except OSError as exc:
             raise DatasetError(f"cannot read mask image {path}: {exc}") from exc
+
+    def load_foreground(self, index: int) -> np.ndarray:
+        """``(H, W)`` bool: the pixels of objects (non-zero ids in the frame's mask)."""
+        return self.load_mask(index, "background randomisation") > 0
+
+    def posed_depth(self, index: int) -> PosedDepth:
+        """Depth, camera and (for re-arranged sequences) object ids and poses of one frame."""
+        frame = self.frames[index]
+        rearranged = frame.object_poses is not None
+        return PosedDepth(frame.intrinsics or self.intrinsics, self.load_depth(index), frame.pose,
+                          self.load_mask(index, "a frame with object poses") if rearranged else None,
+                          frame.object_poses)
 
 
 def random_background(rgb: np.ndarray, foreground: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -104,14 +142,24 @@ def load_sequence(root: str | Path) -> RGBDSequence:
                            f"{SEQUENCE_VERSION}, got {meta.get('format')!r} {meta.get('version')!r}")
     try:
         intrinsics = Intrinsics(**meta["intrinsics"])
-        frames = [Frame(root / f["rgb"], root / f["depth"], np.asarray(f["T_world_camera"], float),
-                        root / f["mask"] if f.get("mask") else None) for f in meta["frames"]]
-    except (KeyError, TypeError) as exc:
+        frames = [_frame(root, f) for f in meta["frames"]]
+    except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{meta_path}: malformed field {exc}") from exc
     for frame in frames:
-        if frame.pose.shape != (4, 4):
-            raise DatasetError(f"{meta_path}: T_world_camera of {frame.rgb.name} is not 4x4")
+        poses = [frame.pose, *(frame.object_poses or {}).values()]
+        if any(pose.shape != (4, 4) for pose in poses):
+            raise DatasetError(f"{meta_path}: a pose of {frame.rgb.name} is not 4x4")
+        if frame.object_poses is not None and frame.mask is None:
+            raise DatasetError(f"{meta_path}: {frame.rgb.name} has object poses but no mask")
     return RGBDSequence(root, intrinsics, float(meta.get("depth_scale", 0.001)), frames)
+
+
+def _frame(root: Path, entry: dict) -> Frame:
+    poses = entry.get("object_poses")
+    return Frame(root / entry["rgb"], root / entry["depth"], np.asarray(entry["T_world_camera"], float),
+                 root / entry["mask"] if entry.get("mask") else None,
+                 Intrinsics(**entry["intrinsics"]) if "intrinsics" in entry else None,
+                 None if poses is None else {int(k): np.asarray(v, float) for k, v in poses.items()})
 
 
 def save_sequence(root: str | Path, intrinsics: Intrinsics, frames: list[dict],
@@ -136,28 +184,46 @@ def find_sequences(root: str | Path) -> list[RGBDSequence]:
     return sequences
 
 
-def reproject_correspondences(
-    intrinsics: Intrinsics, depth_a: np.ndarray, pose_a: np.ndarray, depth_b: np.ndarray,
-    pose_b: np.ndarray, xy_a: np.ndarray, depth_tolerance: float = 0.01,
-) -> tuple[np.ndarray, np.ndarray]:
+def reproject_correspondences(a: PosedDepth, b: PosedDepth, xy_a: np.ndarray,
+                              depth_tolerance: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Where pixels of frame A appear in frame B.
 
     ``xy_a (N, 2)`` integer pixels of A -> ``(xy_b (N, 2), valid (N,))``. A correspondence
     is valid when A has depth there, the point lands inside B's field of view, and B's depth
     at that pixel agrees within ``depth_tolerance`` (relative) — otherwise it is occluded.
+    With object poses in both frames a point moves with its object, and it must land on the
+    same object, on the same well-seen surface, in B (a moved object may show another face at
+    the right depth); points on anything without a pose in both frames have no correspondence.
     """
     xy_a = np.asarray(xy_a)
-    z_a = depth_a[xy_a[:, 1].astype(int), xy_a[:, 0].astype(int)]
-    points_a = backproject(intrinsics, xy_a, z_a)
-    points_b = transform_points(np.linalg.inv(pose_b) @ pose_a, points_a)
-    xy_b, z_b = project(intrinsics, points_b)
-    h, w = depth_b.shape
+    cols, rows = xy_a[:, 0].astype(int), xy_a[:, 1].astype(int)
+    z_a = a.depth[rows, cols]
+    world = transform_points(a.pose, backproject(a.intrinsics, xy_a, z_a))
+    b_from_world = np.linalg.inv(b.pose)
+    ids = None
+    if a.object_poses is not None and b.object_poses is not None:
+        ids = a.mask[rows, cols]
+        normals = surface_normals(a.intrinsics, a.depth)[rows, cols] @ a.pose[:3, :3].T
+        for object_id in np.unique(ids):
+            here = ids == object_id
+            if object_id in a.object_poses and object_id in b.object_poses:
+                motion = b.object_poses[object_id] @ np.linalg.inv(a.object_poses[object_id])
+                world[here] = transform_points(motion, world[here])
+                normals[here] = normals[here] @ motion[:3, :3].T
+            else:
+                world[here] = np.nan
+    xy_b, z_b = project(b.intrinsics, transform_points(b_from_world, world))
+    h, w = b.depth.shape
     with np.errstate(invalid="ignore"):
         inside = np.isfinite(z_a) & (z_b > 0) & _in_bounds(xy_b, h, w)
     px = np.clip(np.round(np.nan_to_num(xy_b)).astype(int), 0, [w - 1, h - 1])
-    observed = depth_b[px[:, 1], px[:, 0]]
+    observed = b.depth[px[:, 1], px[:, 0]]
     with np.errstate(invalid="ignore"):
         visible = inside & np.isfinite(observed) & (np.abs(observed - z_b) <= depth_tolerance * z_b)
+    if ids is not None:
+        visible &= b.mask[px[:, 1], px[:, 0]] == ids
+        visible &= seen_on_same_surface(normals @ b_from_world[:3, :3].T, surface_normals(b.intrinsics, b.depth),
+                                        b.intrinsics, px[:, 1], px[:, 0])
     return xy_b, visible
 
 
@@ -168,7 +234,9 @@ class RGBDPairDataset(Dataset):
     the sequences' native resolution; pairs are at most ``max_gap`` frames apart. With
     ``crop = (h, w)`` both frames are cut to native-scale windows of that size (a quarter of
     the compute for half-size windows): a random window in A, and the window in B centred on
-    where A's window lands, so the correspondences stay inside both. With
+    where A's window lands, so the correspondences stay inside both. In re-arranged sequences
+    (frames with object poses) any two frames pair up and correspondences lie on the tracked
+    objects. With
     ``randomise_background`` every non-object pixel (frame masks needed) is repainted, anew
     in each frame (:func:`random_background`), and correspondences are drawn on objects only
     (repainted pixels look different in A and B).
@@ -194,30 +262,34 @@ class RGBDPairDataset(Dataset):
         rng = random.Random(self.seed * 1_000_003 + index)
         seq = rng.choice(self.sequences)
         i = rng.randrange(len(seq.frames))
-        j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
-        j = j if j != i else (i + 1) % len(seq.frames)
-        depth_a, depth_b = seq.load_depth(i), seq.load_depth(j)
+        if seq.rearranged:  # frames are views of several scenes, not a trajectory: any other one
+            j = (i + rng.randrange(1, len(seq.frames))) % len(seq.frames)
+        else:
+            j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
+            j = j if j != i else (i + 1) % len(seq.frames)
+        a, b = seq.posed_depth(i), seq.posed_depth(j)
         rgb_a, rgb_b = seq.load_rgb(i), seq.load_rgb(j)
-        objects_a = None
+        usable = np.isfinite(a.depth)
+        if a.object_poses is not None:  # only tracked objects can correspond
+            usable &= np.isin(a.mask, list(a.object_poses))
         if self.randomise_background:
             paint = np.random.default_rng(rng.getrandbits(32))
             objects_a = seq.load_foreground(i)
+            usable &= objects_a
             rgb_a = random_background(rgb_a, objects_a, paint)
             rgb_b = random_background(rgb_b, seq.load_foreground(j), paint)
-        full = depth_a.shape
+        full = a.depth.shape
         corner = (rng.random(), rng.random()) if self.crop else (0.0, 0.0)  # no draw without a crop
         window_a = self._window(full, *corner)
         n = self.num_correspondences
-        usable = np.isfinite(depth_a) if objects_a is None else np.isfinite(depth_a) & objects_a
         ys, xs = np.nonzero(usable[window_a])
-        if len(xs) == 0:  # no depth at all in A: a pair with no valid correspondence
+        if len(xs) == 0:  # nothing usable in A: a pair with no valid correspondence
             xy_a, xy_b, valid = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n, bool)
             window_b = window_a
         else:
             pick = np.random.default_rng(rng.getrandbits(32)).choice(len(xs), n, replace=len(xs) < n)
             xy_a = np.stack([xs[pick] + window_a[1].start, ys[pick] + window_a[0].start], -1).astype(float)
-            xy_b, valid = reproject_correspondences(seq.intrinsics, depth_a, seq.frames[i].pose,
-                                                    depth_b, seq.frames[j].pose, xy_a)
+            xy_b, valid = reproject_correspondences(a, b, xy_a)
             window_b = self._window_around(full, xy_b[valid]) if valid.any() else window_a
             xy_a, xy_b = _shift(xy_a, window_a), _shift(xy_b, window_b)
             valid &= _inside(xy_b, window_b)

@@ -11,46 +11,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry.camera import backproject, depth_image_to_points, project, transform_points
+from ..geometry.camera import backproject, project, transform_points
+from ..geometry.normals import MIN_VIEW_COSINE, seen_on_same_surface, surface_normals, view_cosine
 from .render import Frame
 
 DEPTH_TOLERANCE = 0.0015  # metres, plus 0.2 % of the depth: below the 6 mm of the thinnest pack
-# Surfaces seen more obliquely than this (angle between normal and ray, cosine) are not used:
-# there a pixel spans many millimetres and the texture is smeared, so no point is well defined.
-MIN_VIEW_COSINE = 0.35
-# A point keeps its surface from A to B: near a box's crease, B may show the other face there.
-MIN_NORMAL_AGREEMENT = 0.8
-
-
-def surface_normals(frame: Frame) -> np.ndarray:
-    """``(H, W, 3)`` camera-frame unit normals from depth, facing the camera; NaN where unknown.
-
-    Each derivative takes the smaller one-sided difference, so depth edges do not bend normals."""
-    points = depth_image_to_points(frame.intrinsics, frame.depth)
-
-    def smaller_step(axis: int) -> np.ndarray:
-        forward = np.diff(points, axis=axis, append=np.nan)
-        backward = np.diff(points, axis=axis, prepend=np.nan)
-        use_forward = np.nan_to_num(np.linalg.norm(forward, axis=-1), nan=np.inf) <= \
-            np.nan_to_num(np.linalg.norm(backward, axis=-1), nan=np.inf)
-        return np.where(use_forward[..., None], forward, backward)
-
-    normal = np.cross(smaller_step(1), smaller_step(0))
-    normal /= np.linalg.norm(normal, axis=-1, keepdims=True) + 1e-12
-    return np.where(np.sum(normal * points, axis=-1, keepdims=True) > 0, -normal, normal)
-
-
-def view_cosine(normals: np.ndarray, intrinsics) -> np.ndarray:
-    """``(H, W)`` cosine between surface normals ``(H, W, 3)`` and the ray back to the camera."""
-    h, w = normals.shape[:2]
-    rays = depth_image_to_points(intrinsics, np.ones((h, w)))
-    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-    return np.nan_to_num(-np.sum(normals * rays, axis=-1), nan=0.0)
 
 
 def well_seen(frame: Frame) -> np.ndarray:
     """``(H, W)`` bool: surface seen less obliquely than ``MIN_VIEW_COSINE`` allows."""
-    return view_cosine(surface_normals(frame), frame.intrinsics) >= MIN_VIEW_COSINE
+    return view_cosine(surface_normals(frame.intrinsics, frame.depth), frame.intrinsics) >= MIN_VIEW_COSINE
 
 
 def sample_object_keypoints(frame: Frame, object_id: int, count: int, rng: np.random.Generator,
@@ -86,7 +56,7 @@ def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
     depth_a = frame_a.depth[rows, cols]
     ids = frame_a.segmentation[rows, cols].astype(int)
     world = transform_points(frame_a.T_world_camera, backproject(frame_a.intrinsics, xy, depth_a))
-    normals = surface_normals(frame_a)[rows, cols] @ frame_a.T_world_camera[:3, :3].T
+    normals = surface_normals(frame_a.intrinsics, frame_a.depth)[rows, cols] @ frame_a.T_world_camera[:3, :3].T
     if follow_objects:
         for object_id in np.unique(ids):
             sel = ids == object_id
@@ -121,7 +91,6 @@ def _visible(frame: Frame, targets: np.ndarray, z: np.ndarray, ids: np.ndarray,
     depth_ok = (np.abs(frame.depth[r, c] - z_safe) <= tolerance) | (
         (around.min(axis=1) - tolerance <= z_safe) & (z_safe <= around.max(axis=1) + tolerance)
         & (around.min(axis=1) > 0))
-    normals_here = surface_normals(frame)
-    well_seen = view_cosine(normals_here, frame.intrinsics)[r, c] >= MIN_VIEW_COSINE
-    same_surface = np.nan_to_num(np.sum(normals_here[r, c] * normals, axis=-1)) >= MIN_NORMAL_AGREEMENT
-    return inside & depth_ok & well_seen & same_surface & (frame.segmentation[r, c] == ids)
+    same_surface = seen_on_same_surface(normals, surface_normals(frame.intrinsics, frame.depth),
+                                        frame.intrinsics, r, c)
+    return inside & depth_ok & same_surface & (frame.segmentation[r, c] == ids)

@@ -2,6 +2,8 @@
 
 - ``unordered``: fixed overhead camera, objects re-dropped between frames, optional hands.
 - ``rgbd-sequences``: robot-camera arcs over static scenes (``ddr-rgbd-sequence`` folders).
+- ``rearranged-sequences``: the same object instances re-dropped into several bins, each
+  frame with its camera and object poses (training pairs across scenes).
 - ``cross-scene-pairs``: two different scenes sharing object instances, ground truth from
   object poses (the held-out test set).
 - ``invariance``: one scene under camera roll, zoom and a viewpoint arc, with magnitudes.
@@ -28,7 +30,7 @@ from .render import Frame
 from .scene import SceneSpec
 from .textures import licence_record
 
-KINDS = ("unordered", "rgbd-sequences", "cross-scene-pairs", "invariance")
+KINDS = ("unordered", "rgbd-sequences", "rearranged-sequences", "cross-scene-pairs", "invariance")
 BIN_CENTRE = np.array([0.0, 0.0, scene_mod.BIN_FLOOR_Z + 0.04])
 MIN_OBJECT_PIXELS = 60  # a shared object needs this many visible pixels in A to get keypoints
 
@@ -103,8 +105,11 @@ def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), ha
     return out
 
 
-def write_rgbd_sequence(folder: Path, frames: list[Frame]) -> Path:
-    """Write frames as one ``ddr-rgbd-sequence`` folder; returns the sequence.json path."""
+def write_rgbd_sequence(folder: Path, frames: list[Frame], tracked: list[int] | None = None) -> Path:
+    """Write frames as one ``ddr-rgbd-sequence`` folder; returns the sequence.json path.
+
+    ``tracked``: object ids whose poses (and each frame's own intrinsics) are written with every
+    frame, for frames of different scenes; only those objects then correspond across frames."""
     folder = Path(folder)
     entries = []
     for k, frame in enumerate(frames):
@@ -112,7 +117,11 @@ def write_rgbd_sequence(folder: Path, frames: list[Frame]) -> Path:
         _save_rgb(folder / names["rgb"], frame.rgb)
         _save_uint16(folder / names["depth"], depth_to_millimetres(frame.depth))
         _save_uint16(folder / names["mask"], frame.segmentation)
-        entries.append({**names, "T_world_camera": frame.T_world_camera.tolist()})
+        entry = {**names, "T_world_camera": frame.T_world_camera.tolist()}
+        if tracked is not None:
+            entry["intrinsics"] = frame.intrinsics.to_dict()
+            entry["object_poses"] = {str(i): frame.object_poses[i].tolist() for i in tracked}
+        entries.append(entry)
     return save_sequence(folder, frames[0].intrinsics, entries, depth_scale=0.001)
 
 
@@ -141,6 +150,33 @@ def _random_view(rng: np.random.Generator, cell: BinCell) -> Frame:
     pose = camera.orbit_pose(BIN_CENTRE + rng.normal(0, 0.02, 3), rng.uniform(0.5, 0.7),
                              rng.uniform(0, 360), rng.uniform(55, 80))
     return cell.render(camera.rolled(pose, rng.uniform(-30, 30)))
+
+
+def generate_rearranged_sequences(out: Path, count: int, seed: int, size: Size = Size(), scenes: int = 4,
+                                  views: int = 6, object_set: str = "train") -> Path:
+    """``count`` sequences, each 5-9 object instances re-dropped into ``scenes`` bins (own
+    backgrounds, 0-3 other objects) and seen from ``views`` overhead or robot views per bin.
+
+    Pairs across two bins teach what the cross-scene test asks: the same object surface
+    after it moved, among other objects, on another background."""
+    out = Path(out)
+    for s in tqdm(range(count), desc="rearranged-sequences", unit="sequence"):
+        rng = _child_rng(seed, s)
+        instances = [*rng.permutation(sample_instances(rng, int(rng.integers(5, 13)), object_set))]
+        n_shared = min(len(instances), int(rng.integers(5, 10)))
+        shared, others = instances[:n_shared], instances[n_shared:]
+        frames = []
+        for _ in range(scenes):
+            extra = [others[k] for k in rng.permutation(len(others))[:int(rng.integers(0, 4))]]
+            spec = SceneSpec(tuple(shared + extra), int(rng.integers(2**31)),
+                             max_width=size.width, max_height=size.height)
+            with BinCell(spec, size.width, size.height) as cell:
+                cell.drop(rng)
+                frames.extend(_random_view(rng, cell) for _ in range(views))
+        write_rgbd_sequence(out / f"sequence_{s:04d}", frames, [inst.instance_id for inst in shared])
+    _write_json(out / "metadata.json", {"kind": "rearranged-sequences", "seed": seed, "object_set": object_set,
+                                        "texture_licences": licence_record()})
+    return out
 
 
 def keypoint_pairs(frame_a: Frame, frame_b: Frame, object_ids: list[int], rng: np.random.Generator,

@@ -15,6 +15,7 @@ from dense_descriptor_ros.cli import sim_pick
 from dense_descriptor_ros.execution.backends import SimulatedCellBackend
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.model.checkpoint import update_metadata
 from dense_descriptor_ros.simulation import scene
 from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
 from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
     torch.manual_seed(0)
     model = save_checkpoint(tmp_path / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)))
+    update_metadata(model, heatmap_eta=0.6)  # as `ddr calibrate` stores it
     parser = _parser()
     args = parser.parse_args(["sim", "annotate-reference", "--model", str(model), "--out", str(tmp_path / "ref"),
                               "--size", "48x64", "--object", "toothpaste_box"])
@@ -115,7 +117,7 @@ def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
                                   "--size", "48x64", "--overlays", "1"])
         assert args.func(args) == 0
         result = json.loads((out / "results.json").read_text())
-        assert result["trials"] == 2 and len(result["results"]) == 2
+        assert result["trials"] == 2 and len(result["results"]) == 2 and result["eta"] == 0.6
         for key in ("success_rate", "preference_hit_rate", "target_success_rate", "grasp_rate"):
             assert 0.0 <= result[key] <= 1.0
         assert {"render", "descriptors", "heatmap", "grasp"} <= set(result["timings_ms"])

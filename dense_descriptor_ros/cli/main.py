@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "dense_descriptor_ros.cli.train",
     "dense_descriptor_ros.cli.match",
     "dense_descriptor_ros.cli.evaluate",
+    "dense_descriptor_ros.cli.calibrate",
     "dense_descriptor_ros.cli.pairs",
     "dense_descriptor_ros.cli.db",
     "dense_descriptor_ros.cli.bag",

@@ -87,16 +87,18 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
     import numpy as np
     from PIL import Image
 
+    from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, model_eta
     from dense_descriptor_ros.simulation.pick_trials import PickTrials, summarise
     from dense_descriptor_ros.simulation.reference import ReferenceAnnotation
 
     reference = ReferenceAnnotation.load(annotations)
     oracle = model_path is None
     model = model_hash = None
+    eta = DEFAULT_ETA
     if not oracle:
-        model, _ = load_checkpoint(model_path)
-        model_hash = file_hash(model_path)
-    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle)
+        model, meta = load_checkpoint(model_path)
+        model_hash, eta = file_hash(model_path), model_eta(meta)
+    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for index in tqdm(range(trials), desc=f"{gripper} picks", unit="trial"):
@@ -106,7 +108,7 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
             Image.fromarray(np.ascontiguousarray(overlay)).save(out / f"overlay_{index:03d}.png")
     summary = {"format": "ddr-sim-pick", "version": 1, "gripper": gripper,
                "object_type": reference.object_type, "oracle": oracle,
-               "model": None if oracle else str(model_path), "model_hash": model_hash,
+               "model": None if oracle else str(model_path), "model_hash": model_hash, "eta": eta,
                "size": list(size), "seed": seed, **summarise(results),
                "results": [r.to_dict() for r in results]}
     (out / "results.json").write_text(json.dumps(summary, indent=1))

@@ -60,8 +60,22 @@ def save_checkpoint(path: str | Path, model: DescriptorNet, *, half: bool = Fals
         "stored_dtype": "float16" if half else "float32",
         **metadata,
     }
+    return _save_atomically({"format": FORMAT, "version": VERSION, "metadata": meta, "state_dict": state}, path)
+
+
+def update_metadata(path: str | Path, **metadata: Any) -> Path:
+    """Add or replace metadata entries of a checkpoint file in place (atomically); the weights
+    are left exactly as stored."""
+    path = Path(path)
+    raw = read_checkpoint(path)
+    raw["metadata"].update(metadata)
+    return _save_atomically(raw, path)
+
+
+def _save_atomically(blob: dict, path: Path) -> Path:
+    """A reader never sees a half-written checkpoint: write a temp file, then rename it."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"format": FORMAT, "version": VERSION, "metadata": meta, "state_dict": state}, tmp)
+    torch.save(blob, tmp)
     os.replace(tmp, path)
     return path
 

@@ -1,8 +1,9 @@
-"""Parameters every grasp node shares: database, model hash, camera pose, workspace, frames.
+"""Parameters every grasp node shares: database, model hash and eta, camera pose, workspace, frames.
 
 The heatmap and oriented-grasp nodes read the same keypoint database, key it by the same
-checkpoint hash and place grasps with the same camera pose and workspace box, so both declare
-these parameters here, under the same names and with the same checks.
+checkpoint hash, score heatmaps with the same distance scale and place grasps with the same
+camera pose and workspace box, so both declare these parameters here, under the same names and
+with the same checks.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 
 from rclpy.node import Node
 
+from dense_descriptor_ros.grasping.heatmap import model_eta
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.grasping.transforms import StaticCameraPose
 from dense_descriptor_ros.grasping.workspace import WorkspaceBox
-from dense_descriptor_ros.model.checkpoint import file_hash
+from dense_descriptor_ros.model.checkpoint import file_hash, read_checkpoint
 from dense_descriptor_ros.ros.frame_input import FrameInput
 from dense_descriptor_ros.ros.typed_parameters import declare
 
@@ -35,6 +37,7 @@ class GraspInputs:
     database_path: Path
     database: KeypointDatabase
     model_hash: str
+    eta: float  # heatmap distance scale
     target_frame: str
     workspace: WorkspaceBox | None
     frames: FrameInput
@@ -44,6 +47,7 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     """Declare the shared parameters, open the database, subscribe the camera streams."""
     database = declare(node, "database", "", "keypoint database file (created when missing)")
     model_path = declare(node, "model_path", "", "checkpoint the descriptors come from; its hash keys the database")
+    eta = declare(node, "eta", 0.0, "heatmap distance scale eta; 0: the model's calibrated one (ddr calibrate)")
     target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")
     camera_pose = declare(node, "camera_pose", [], "static T_target_camera: 16 row-major values or "
                           "x y z qx qy qz qw; empty: grasps stay in the camera frame")
@@ -55,8 +59,10 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     if not model_path or not Path(model_path).is_file():
         raise ValueError(f"parameter model_path must name the checkpoint the descriptor node runs, "
                          f"got {model_path!r}")
+    if eta <= 0:
+        eta = model_eta(read_checkpoint(model_path)["metadata"])
     pose_source = StaticCameraPose(camera_pose, target_frame, camera_frame) if camera_pose else None
     frames = FrameInput(node, on_frame, pose_source=pose_source, target_frame=target_frame,
                         tolerance_s=tolerance)
-    return GraspInputs(Path(database), KeypointDatabase(database), file_hash(model_path),
+    return GraspInputs(Path(database), KeypointDatabase(database), file_hash(model_path), eta,
                        target_frame if pose_source else "", workspace, frames)

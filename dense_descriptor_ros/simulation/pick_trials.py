@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..geometry.camera import project, transform_points
-from ..grasping.heatmap import Heatmap, keypoint_heatmaps, object_heatmaps
+from ..grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps, object_heatmaps
 from ..grasping.keypoint_db import KeypointDatabase, embed_image
 from ..grasping.oriented import ParallelGripperConfig, oriented_grasp
 from ..grasping.overlay import heatmap_overlay
@@ -76,11 +76,12 @@ class _Grasp:
 
 
 class PickTrials:
-    """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``)."""
+    """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``);
+    ``eta``: the model's heatmap distance scale (``grasping.heatmap.model_eta``)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: torch.nn.Module | None,
                  model_hash: str | None, size: tuple[int, int], seed: int = 0, oracle: bool = False,
-                 config: PickConfig = PickConfig()) -> None:
+                 config: PickConfig = PickConfig(), eta: float = DEFAULT_ETA) -> None:
         if not oracle and (model is None or not model_hash):
             raise ValueError("perception-driven trials need a model and its hash (or use oracle mode)")
         self.reference, self.kind, self.size = reference, kind, size
@@ -89,7 +90,8 @@ class PickTrials:
         self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
-        self.gripper_config = ParallelGripperConfig(max_opening=ParallelJawSpec().max_opening)
+        self.eta = eta
+        self.gripper_config = ParallelGripperConfig(max_opening=ParallelJawSpec().max_opening, eta=eta)
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.keypoints: dict[str, torch.Tensor] = {}
         if not oracle:
@@ -133,10 +135,10 @@ class PickTrials:
         timings["descriptors"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
         if self.kind == "suction":
-            maps = object_heatmaps(descriptors, self.keypoints, image_size)
+            maps = object_heatmaps(descriptors, self.keypoints, image_size, self.eta)
             scores = {name: heatmap.best()[1] for name, heatmap in maps.items()}
         else:  # a face scores by its worse-found axis keypoint
-            per_key = {name: keypoint_heatmaps(descriptors, keys) for name, keys in self.keypoints.items()}
+            per_key = {name: keypoint_heatmaps(descriptors, keys, self.eta) for name, keys in self.keypoints.items()}
             maps = {name: Heatmap(grids.mean(dim=0), image_size) for name, grids in per_key.items()}
             scores = {name: float(grids.flatten(1).max(dim=1).values.min()) for name, grids in per_key.items()}
         face = max(scores, key=scores.get)

@@ -183,3 +183,18 @@ def test_malformed_frames_are_skipped_and_the_next_good_one_answered(ros, checkp
     good = probe.frame()
     assert feed_until(ros, probe, node, good, lambda: answered(good))
     assert node.processed >= 1
+
+
+def test_heatmaps_use_the_models_calibrated_eta_unless_one_is_set(ros, checkpoint: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA
+    from dense_descriptor_ros.model.checkpoint import update_metadata
+
+    node, _ = start(ros, checkpoint, tmp_path / "a.db")
+    assert node.inputs.eta == DEFAULT_ETA  # an uncalibrated model
+    calibrated = update_metadata(shutil.copy(checkpoint, tmp_path / "calibrated.pt"), heatmap_eta=0.7)
+    node, _ = start(ros, calibrated, tmp_path / "b.db")
+    assert node.inputs.eta == 0.7
+    node, _ = start(ros, calibrated, tmp_path / "c.db", eta=0.4)
+    assert node.inputs.eta == 0.4

@@ -30,7 +30,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.grasping.annotation import descriptor_at
 from dense_descriptor_ros.grasping.candidates import candidate_poses
-from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, object_heatmaps
+from dense_descriptor_ros.grasping.heatmap import Heatmap, object_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
 from dense_descriptor_ros.grasping.pose import Pose
@@ -60,9 +60,9 @@ class HeatmapNode(Node):
         declare(self, "object", "object", "object new clicks annotate", read_only=False)
         self.pick_objects = [name.strip() for name in declare(
             self, "pick_objects", "", "comma-separated objects to grasp ('' = all annotated)").split(",") if name.strip()]
-        self.eta = declare(self, "eta", DEFAULT_ETA, "heatmap distance scale eta")
         self.suction = SuctionConfig(
-            min_confidence=declare(self, "min_confidence", 0.1, "minimum heatmap value to grasp"),
+            min_confidence=declare(self, "min_confidence", SuctionConfig.min_confidence,
+                                   "minimum heatmap value to grasp"),
             cup_radius=declare(self, "cup_radius", 0.0, "suction cup radius (m); > 0: grasp only where "
                                                         "the cup's footprint is one flat face"))
         self.full_resolution = declare(self, "heatmap_full_resolution", False,
@@ -121,7 +121,7 @@ class HeatmapNode(Node):
             self.overlay_pub.publish(numpy_to_image(frame.rgb, "rgb8", Image, header=frame.header))
             return
         try:
-            maps = object_heatmaps(frame.descriptors, self.keypoints, frame.image_size, self.eta)
+            maps = object_heatmaps(frame.descriptors, self.keypoints, frame.image_size, self.inputs.eta)
         except ValueError as exc:  # descriptors of another dimension than the stored ones
             self.get_logger().error(f"no heatmap for this frame: {exc}", throttle_duration_sec=ERROR_LOG_PERIOD_S)
             return

@@ -26,7 +26,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.geometry.camera import transform_points
 from dense_descriptor_ros.grasping.annotation import AxisClicks, descriptor_at
-from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps
+from dense_descriptor_ros.grasping.heatmap import Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
@@ -49,15 +49,15 @@ class OrientedGraspNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("oriented_grasp_node", **node_kwargs)
         declare(self, "object", "object", "object to grasp and to annotate", read_only=False)
+        self.inputs = declare_grasp_inputs(self, self.on_frame)
         self.config = ParallelGripperConfig(
             max_opening=declare(self, "max_opening", 0.085, "gripper maximum opening (m)"),
             margin=declare(self, "margin", 0.01, "added to the keypoints' distance (m)"),
             min_confidence=declare(self, "min_confidence", 0.3, "minimum per-keypoint heatmap value"),
-            eta=declare(self, "eta", DEFAULT_ETA, "heatmap distance scale eta"))
+            eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")
         export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")
-        self.inputs = declare_grasp_inputs(self, self.on_frame)
         self.axis: torch.Tensor | None = None
         self.pending = AxisClicks()
         self.processed = 0

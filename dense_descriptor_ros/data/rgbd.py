@@ -33,7 +33,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from dense_descriptor_ros.data.images import DatasetError, read_rgb, to_tensor
-from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project, transform_points
+from dense_descriptor_ros.geometry.camera import (Intrinsics, backproject, move_with_objects, project,
+                                                  transform_points)
 from dense_descriptor_ros.geometry.normals import seen_on_same_surface, surface_normals
 
 SEQUENCE_FORMAT = "ddr-rgbd-sequence"
@@ -204,14 +205,7 @@ def reproject_correspondences(a: PosedDepth, b: PosedDepth, xy_a: np.ndarray,
     if a.object_poses is not None and b.object_poses is not None:
         ids = a.mask[rows, cols]
         normals = surface_normals(a.intrinsics, a.depth)[rows, cols] @ a.pose[:3, :3].T
-        for object_id in np.unique(ids):
-            here = ids == object_id
-            if object_id in a.object_poses and object_id in b.object_poses:
-                motion = b.object_poses[object_id] @ np.linalg.inv(a.object_poses[object_id])
-                world[here] = transform_points(motion, world[here])
-                normals[here] = normals[here] @ motion[:3, :3].T
-            else:
-                world[here] = np.nan
+        world, normals = move_with_objects(world, normals, ids, a.object_poses, b.object_poses)
     xy_b, z_b = project(b.intrinsics, transform_points(b_from_world, world))
     h, w = b.depth.shape
     with np.errstate(invalid="ignore"):

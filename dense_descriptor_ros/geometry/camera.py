@@ -67,6 +67,23 @@ def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.asarray(points, dtype=float) @ transform[:3, :3].T + transform[:3, 3]
 
 
+def move_with_objects(points: np.ndarray, normals: np.ndarray, ids: np.ndarray, poses_a: dict,
+                      poses_b: dict) -> tuple[np.ndarray, np.ndarray]:
+    """World points and normals ``(N, 3)`` on objects ``ids (N,)`` carried from scene A to scene
+    B by each object's pose (``T_world_object`` by id in ``poses_a`` / ``poses_b``); points on
+    anything without a pose in both scenes become NaN: they have nothing to correspond to."""
+    points, normals = np.array(points, dtype=float), np.array(normals, dtype=float)
+    for object_id in np.unique(ids):
+        here = ids == object_id
+        if object_id in poses_a and object_id in poses_b:
+            motion = poses_b[object_id] @ np.linalg.inv(poses_a[object_id])
+            points[here] = transform_points(motion, points[here])
+            normals[here] = normals[here] @ motion[:3, :3].T
+        else:
+            points[here] = np.nan
+    return points, normals
+
+
 def depth_image_to_points(intrinsics: Intrinsics, depth: np.ndarray) -> np.ndarray:
     """Depth image ``(H, W)`` metres -> organised point image ``(H, W, 3)``; invalid depth -> NaN."""
     h, w = depth.shape

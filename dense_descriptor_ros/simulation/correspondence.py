@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry.camera import backproject, project, transform_points
+from ..geometry.camera import backproject, move_with_objects, project, transform_points
 from ..geometry.normals import MIN_VIEW_COSINE, seen_on_same_surface, surface_normals, view_cosine
 from .render import Frame
 
@@ -58,14 +58,7 @@ def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
     world = transform_points(frame_a.T_world_camera, backproject(frame_a.intrinsics, xy, depth_a))
     normals = surface_normals(frame_a.intrinsics, frame_a.depth)[rows, cols] @ frame_a.T_world_camera[:3, :3].T
     if follow_objects:
-        for object_id in np.unique(ids):
-            sel = ids == object_id
-            if object_id in frame_a.object_poses and object_id in frame_b.object_poses:
-                a_to_b = frame_b.object_poses[object_id] @ np.linalg.inv(frame_a.object_poses[object_id])
-                world[sel] = transform_points(a_to_b, world[sel])
-                normals[sel] = normals[sel] @ a_to_b[:3, :3].T
-            else:  # not an object shared by both scenes: nothing to correspond to
-                world[sel] = np.nan
+        world, normals = move_with_objects(world, normals, ids, frame_a.object_poses, frame_b.object_poses)
     b_from_world = np.linalg.inv(frame_b.T_world_camera)
     targets, z = project(frame_b.intrinsics, transform_points(b_from_world, world))
     visible = _visible(frame_b, targets, z, ids, normals @ b_from_world[:3, :3].T)

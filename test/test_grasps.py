@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project, transform_points
+from dense_descriptor_ros.grasping.face import planar_face
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
 from dense_descriptor_ros.grasping.pose import Pose
@@ -230,14 +232,20 @@ def test_suction_refuses_misaligned_depth() -> None:
 CELL_A, CELL_B = (5, 5), (9, 7)
 
 
-def planted_scene(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+# The paper's grasp: the keypoints alone set axis, width and centre (no face outlining), on
+# endless planes where fingers have nowhere to go (no room check).
+KEYPOINTS_ONLY = ParallelGripperConfig(fit_face=False, finger_depth=0.0)
+
+
+def planted_scene(seed: int = 0, cells: tuple[tuple[int, int], ...] = (CELL_A, CELL_B)
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random unit descriptors ``(1, 16, 12, 16)`` with axis keypoints ``(2, 16)`` planted at
-    CELL_A and CELL_B."""
+    ``cells`` (x, y)."""
     generator = torch.Generator().manual_seed(seed)
     grid = F.normalize(torch.randn(1, 16, *GRID, generator=generator), dim=1)
     keypoints = F.normalize(torch.randn(2, 16, generator=generator), dim=1)
-    grid[0, :, CELL_A[1], CELL_A[0]] = keypoints[0]
-    grid[0, :, CELL_B[1], CELL_B[0]] = keypoints[1]
+    for keypoint, (x, y) in zip(keypoints, cells):
+        grid[0, :, y, x] = keypoint
     return grid, keypoints
 
 
@@ -253,10 +261,9 @@ def test_oriented_grasp_on_a_synthetic_scene(tilt: float, azimuth: float) -> Non
     a = ray_point(cell_pixel(CELL_A), normal, through)
     b = ray_point(cell_pixel(CELL_B), normal, through)
     grid, keypoints = planted_scene()
-    config = ParallelGripperConfig(margin=0.01, max_opening=0.085)
     grasp = oriented_grasp(grid, keypoints, depth, CAMERA, T_target_camera=T_TARGET_CAMERA,
-                           target_frame="base", config=config)
-    assert grasp.ok, grasp.rejection
+                           target_frame="base", config=KEYPOINTS_ONLY)
+    assert grasp.ok and grasp.axis_from == "keypoints", grasp.rejection
     np.testing.assert_allclose(grasp.pixels, [cell_pixel(CELL_A), cell_pixel(CELL_B)])
     np.testing.assert_allclose(grasp.confidences, [1.0, 1.0], atol=1e-5)
     assert np.linalg.norm(grasp.pose_camera.position - (a + b) / 2) < 0.005
@@ -275,9 +282,17 @@ def test_oriented_grasp_rejections() -> None:
     depth = plane_depth(normal, np.array([0.0, 0.0, 0.5]))
     grid, keypoints = planted_scene()
 
-    too_wide = oriented_grasp(grid, keypoints, depth, CAMERA, config=ParallelGripperConfig(max_opening=0.03))
-    assert too_wide.reason == RejectReason.TOO_WIDE and too_wide.pose_camera is None
-    assert too_wide.width > 0.03
+    a, b = (ray_point(cell_pixel(cell), normal, np.array([0.0, 0.0, 0.5])) for cell in (CELL_A, CELL_B))
+    separation = float(np.linalg.norm(b - a))  # about 60 mm
+    for config in (KEYPOINTS_ONLY, ParallelGripperConfig()):
+        too_wide = oriented_grasp(grid, keypoints, depth, CAMERA,
+                                  config=replace(config, max_opening=separation + 0.005))
+        assert too_wide.reason == RejectReason.TOO_WIDE and too_wide.pose_camera is None
+        assert too_wide.width == pytest.approx(separation + 0.01, abs=0.002)
+    # keypoint b's match lies farther than the fingers open: it is not paired with a
+    too_far = oriented_grasp(grid, keypoints, depth, CAMERA, config=replace(KEYPOINTS_ONLY, max_opening=0.03))
+    assert too_far.reason == RejectReason.LOW_CONFIDENCE and too_far.pose_camera is None
+    assert not np.allclose(too_far.pixels, [cell_pixel(CELL_A), cell_pixel(CELL_B)])
 
     absent = F.normalize(torch.randn(2, 16, generator=torch.Generator().manual_seed(9)), dim=1)
     unseen = oriented_grasp(grid, absent, depth, CAMERA)
@@ -288,15 +303,122 @@ def test_oriented_grasp_rejections() -> None:
     no_depth = oriented_grasp(grid, keypoints, holed, CAMERA)
     assert no_depth.reason == RejectReason.INVALID_DEPTH and "axis_a" in no_depth.rejection.detail
 
-    same = oriented_grasp(grid, keypoints[[0, 0]], depth, CAMERA)
+    same = oriented_grasp(grid, keypoints[[0, 0]], depth, CAMERA, config=KEYPOINTS_ONLY)
     assert same.reason == RejectReason.DEGENERATE and same.pose_camera is None
+    # outlined in depth, the "face" is the whole plane: far wider than the gripper opens
+    endless = oriented_grasp(grid, keypoints[[0, 0]], depth, CAMERA)
+    assert endless.reason == RejectReason.TOO_WIDE and endless.axis_from == "narrow side"
 
     box = WorkspaceBox((-0.05, -0.05, 0.0), (0.05, 0.05, 0.3))
-    outside = oriented_grasp(grid, keypoints, depth, CAMERA, workspace=box)
+    outside = oriented_grasp(grid, keypoints, depth, CAMERA, workspace=box, config=KEYPOINTS_ONLY)
     assert outside.reason == RejectReason.OUTSIDE_WORKSPACE and outside.pose_target is None
 
     with pytest.raises(ValueError, match=r"\(2, D\)"):
         oriented_grasp(grid, keypoints[:1], depth, CAMERA)
+
+
+def test_oriented_grasp_falls_back_to_the_next_keypoint_pair() -> None:
+    """The best pair sits over a depth hole; a slightly worse match of the same pair elsewhere
+    gives the grasp."""
+    depth = plane_depth(tilted_normal(0, 0), np.array([0.0, 0.0, 0.5]))
+    grid, keypoints = planted_scene()
+    second = ((5, 1), (9, 3))  # the pair again, 4 cells higher up, matching a little worse
+    for keypoint, (x, y) in zip(keypoints, second):
+        grid[0, :, y, x] = F.normalize(keypoint + 0.01 * torch.ones(16), dim=0)
+    depth[35:64, 38:82] = np.nan  # under the best pair
+    grasp = oriented_grasp(grid, keypoints, depth, CAMERA, config=KEYPOINTS_ONLY)
+    assert grasp.ok, grasp.rejection
+    np.testing.assert_allclose(grasp.pixels, [cell_pixel(cell) for cell in second])
+    assert grasp.confidences.min() < 1.0
+    without = oriented_grasp(grid, keypoints, depth, CAMERA, config=replace(KEYPOINTS_ONLY, candidates=1))
+    assert without.reason == RejectReason.INVALID_DEPTH
+
+
+# A box lying in a bin: its top face 4 x 12 cm, 5 cm above the floor, tilted and turned.
+BOX_HALF = (0.06, 0.02)  # along its long and narrow side (m)
+BOX_CENTRE = np.array([0.0, 0.0, 0.55])
+
+
+def box_scene(tilt: float, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Depth of a box top over a floor 0.6 m away: ``(depth (H, W), normal, long side, narrow side)``."""
+    normal = tilted_normal(tilt, 200.0)
+    along = np.cross(normal, [0.0, 1.0, 0.0])
+    along /= np.linalg.norm(along)
+    across = np.cross(normal, along)
+    turn = math.radians(yaw)
+    long_side, narrow_side = (math.cos(turn) * along + math.sin(turn) * across,
+                              -math.sin(turn) * along + math.cos(turn) * across)
+    top = plane_depth(normal, BOX_CENTRE)
+    ys, xs = np.mgrid[0:CAMERA.height, 0:CAMERA.width]
+    rays = np.stack([(xs - CAMERA.cx) / CAMERA.fx, (ys - CAMERA.cy) / CAMERA.fy, np.ones(xs.shape)], -1)
+    offset = rays * top[..., None] - BOX_CENTRE
+    on_top = (np.abs(offset @ long_side) <= BOX_HALF[0]) & (np.abs(offset @ narrow_side) <= BOX_HALF[1])
+    depth = np.where(on_top, top, 0.6)
+    depth[::7, ::5] = np.nan  # sensor holes do not change the outline
+    return depth, normal, long_side, narrow_side
+
+
+@pytest.mark.parametrize("tilt, yaw", [(0, 30), (20, -65)])
+def test_face_outline_measures_a_box_top(tilt: float, yaw: float) -> None:
+    depth, normal, long_side, narrow_side = box_scene(tilt, yaw)
+    centre_pixel = project(CAMERA, BOX_CENTRE[None])[0][0]
+    face = planar_face(CAMERA, depth, centre_pixel)
+    assert angle_deg(face.normal, normal) < 2.0
+    narrowest = face.narrowest()
+    assert min(angle_deg(narrowest, narrow_side), angle_deg(-narrowest, narrow_side)) < 3.0
+    low, high = face.span(narrowest)
+    assert high - low == pytest.approx(2 * BOX_HALF[1], abs=0.004)
+    low, high = face.span(long_side)
+    assert high - low == pytest.approx(2 * BOX_HALF[0], abs=0.006)
+    assert planar_face(CAMERA, np.full(depth.shape, np.nan), centre_pixel) is None
+
+
+@pytest.mark.parametrize("tilt, yaw", [(0, 30), (20, -65)])
+def test_oriented_grasp_closes_across_the_outlined_face(tilt: float, yaw: float) -> None:
+    """Keypoints one cell apart (below the descriptors' resolution) only find the face: the
+    fingers close across its narrow side, as wide as the box, centred on it."""
+    depth, normal, long_side, narrow_side = box_scene(tilt, yaw)
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))  # around the box centre
+    grasp = oriented_grasp(grid, keypoints, depth, CAMERA, T_target_camera=T_TARGET_CAMERA,
+                           target_frame="base", config=ParallelGripperConfig(margin=0.01))
+    assert grasp.ok and grasp.axis_from == "narrow side", grasp.rejection
+    assert grasp.width == pytest.approx(2 * BOX_HALF[1] + 0.01, abs=0.005)
+    closing = grasp.pose_camera.axis(1)
+    assert min(angle_deg(closing, narrow_side), angle_deg(-closing, narrow_side)) < 5.0
+    assert angle_deg(grasp.pose_camera.axis(2), -normal) < 5.0
+    assert abs(np.dot(grasp.pose_camera.position - BOX_CENTRE, narrow_side)) < 0.005  # centred across
+    assert abs(np.dot(grasp.pose_camera.position - BOX_CENTRE, normal)) < 0.003  # on the face
+
+
+def test_no_room_for_a_finger_next_to_a_neighbour() -> None:
+    """A neighbour as tall as the box, right beside one long side: a finger would land on it."""
+    depth, _, long_side, narrow_side = box_scene(0, 30)
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))
+    free = oriented_grasp(grid, keypoints, depth, CAMERA)
+    assert free.ok, free.rejection
+    ys, xs = np.mgrid[0:CAMERA.height, 0:CAMERA.width]
+    rays = np.stack([(xs - CAMERA.cx) / CAMERA.fx, (ys - CAMERA.cy) / CAMERA.fy, np.ones(xs.shape)], -1)
+    offset = rays * 0.55 - BOX_CENTRE
+    beside = (np.abs(offset @ long_side) <= BOX_HALF[0]) & (offset @ narrow_side > BOX_HALF[1] + 0.002) \
+        & (offset @ narrow_side < BOX_HALF[1] + 0.04)
+    crowded = np.where(beside, 0.553, depth)  # its top 3 mm lower than the box's, 2 mm away
+    grasp = oriented_grasp(grid, keypoints, crowded, CAMERA)
+    assert grasp.reason == RejectReason.NO_ROOM and grasp.pose_camera is None, grasp.rejection
+    assert "fingertip" in grasp.rejection.detail
+    assert oriented_grasp(grid, keypoints, crowded, CAMERA, config=ParallelGripperConfig(finger_depth=0.0)).ok
+
+
+def test_resolved_keypoints_choose_the_face_side() -> None:
+    """Keypoints several cells apart along the long side: the fingers close along it."""
+    depth, _, long_side, _ = box_scene(0, 30)
+    grid, keypoints = planted_scene(cells=((5, 7), (10, 4)))
+    wide_gripper = ParallelGripperConfig(max_opening=0.2)
+    grasp = oriented_grasp(grid, keypoints, depth, CAMERA, config=wide_gripper)
+    assert grasp.ok and grasp.axis_from == "face side", grasp.rejection
+    assert angle_deg(grasp.pose_camera.axis(1), long_side) < 5.0  # from keypoint a towards b
+    assert grasp.width == pytest.approx(2 * BOX_HALF[0] + 0.01, abs=0.008)
+    narrower = oriented_grasp(grid, keypoints, depth, CAMERA, config=ParallelGripperConfig(max_opening=0.1))
+    assert narrower.reason == RejectReason.TOO_WIDE and narrower.width > 0.12  # the long side does not fit
 
 
 # -- poses and boxes ------------------------------------------------------------------------

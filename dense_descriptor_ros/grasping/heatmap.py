@@ -33,6 +33,17 @@ def model_eta(metadata: Mapping) -> float:
     return float(eta)
 
 
+@dataclass(frozen=True)
+class PeakSearch:
+    """Which heatmap peaks a grasp may fall back to: up to ``candidates`` peaks at least
+    ``candidate_distance`` pixels apart that score at least ``candidate_ratio`` x the best, so a
+    spot of nearly the same preference is taken when the very best one cannot be grasped."""
+
+    candidates: int = 5
+    candidate_ratio: float = 0.8
+    candidate_distance: float = 8.0
+
+
 @dataclass(frozen=True, eq=False)
 class Heatmap:
     """A heatmap ``grid (h, w)`` in [0, 1] on the descriptor grid of an ``image_size (H, W)`` image."""
@@ -75,6 +86,12 @@ class Heatmap:
                 if len(taken) == k:
                     break
         return pixels[taken], values[order[taken]].numpy().astype(float)
+
+    def candidates(self, search: PeakSearch) -> list[tuple[np.ndarray, float]]:
+        """The peaks ``search`` allows, best first: ``(pixel (2,), value)``; the best always."""
+        pixels, values = self.peaks(max(1, search.candidates), search.candidate_distance)
+        return [(pixel, float(value)) for pixel, value in zip(pixels, values)
+                if value >= search.candidate_ratio * values[0]]
 
     def upsampled(self) -> Tensor:
         """The heatmap at image resolution ``(H, W)`` (bilinear, same grid convention as matching)."""

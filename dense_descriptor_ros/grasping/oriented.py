@@ -3,7 +3,17 @@
 The operator marks two points per object (``axis_a``, ``axis_b``) across which the fingers
 should close. In a new image both are found (best match of their descriptors), lifted to 3D
 with depth; the gripper closes along the 3D segment between them, centred on its midpoint,
-approaching along the surface normal there.
+approaching along the surface normal there. The two are searched as a pair: a good match of
+one keypoint and the other's best match within the gripper's opening from it, so a pair never
+spans two objects farther apart than the fingers open; the next pairs (:class:`PeakSearch`)
+are tried when one gives no grasp.
+
+Descriptors place each keypoint to about one stride-8 cell, as coarse as the few centimetres
+across a box, so with ``fit_face`` the keypoints only say which face and roughly where: the
+face is outlined in depth (:mod:`.face`) and the fingers close across it, along the face side
+nearest the keypoints' direction when that direction is resolved (the keypoints lie at least
+``resolved_cells`` cells apart), else across its narrow side; the width is the face's own
+width there, the grasp centred on it. Without a flat face the keypoints alone decide.
 
 Tool frame: z = approach (into the surface), y = closing axis (a -> b), x = y cross z.
 The pose sits on the surface at the midpoint; the executor adds its own grasp depth.
@@ -13,25 +23,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project
-from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps
+from dense_descriptor_ros.grasping.clearance import FingerClearance, blocked_fingers
+from dense_descriptor_ros.grasping.face import FaceSegmentation, PlanarFace, planar_face
+from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, PeakSearch, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
-from dense_descriptor_ros.grasping.surface import SurfaceSampling
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, place_in_target)
+from dense_descriptor_ros.matching import grid_to_pixel
 
 
 @dataclass(frozen=True)
-class ParallelGripperConfig(SurfaceSampling):
-    """Gripper limits and thresholds (metres, pixels); confidences are per-keypoint ``h_j``."""
+class ParallelGripperConfig(FaceSegmentation, PeakSearch, FingerClearance):
+    """Gripper limits and thresholds (metres, pixels); confidences are per-keypoint ``h_j``;
+    the fingers' size and travel below the surface (:class:`FingerClearance`) are checked
+    against depth before a grasp is handed out."""
 
     max_opening: float = 0.085
     margin: float = 0.01
     min_confidence: float = 0.3
     eta: float = DEFAULT_ETA
     min_separation: float = 0.005
+    fit_face: bool = True
+    resolved_cells: float = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +56,9 @@ class ParallelGrasp(Refusable):
     """A parallel-jaw grasp, or the reason there is none.
 
     ``pixels (2, 2)`` and ``confidences (2,)`` of the two keypoints always; ``points_camera
-    (2, 3)`` and ``width`` once measured; ``pose_camera`` / ``pose_target`` only when ``ok``.
+    (2, 3)`` and ``width`` once measured; ``pose_camera`` / ``pose_target`` only when ``ok``;
+    ``axis_from`` says what set the closing axis: ``keypoints``, ``face side`` (the face side
+    nearest the keypoints' direction) or ``narrow side`` (the face's, keypoints unresolved).
     """
 
     pixels: np.ndarray
@@ -49,13 +68,15 @@ class ParallelGrasp(Refusable):
     width: float | None = None
     pose_camera: Pose | None = None
     pose_target: Pose | None = None
+    axis_from: str | None = None
 
 
 def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarray,
                    intrinsics: Intrinsics, *, T_target_camera: np.ndarray | None = None,
                    target_frame: str = "target", workspace: WorkspaceBox | None = None,
                    config: ParallelGripperConfig = ParallelGripperConfig()) -> ParallelGrasp:
-    """Parallel grasp across the object's two axis keypoints.
+    """Parallel grasp across the object's two axis keypoints: the first keypoint pair (best
+    heatmap peak first) that gives one, else the refusal of the best pair.
 
     ``descriptors (1, D, h, w)`` of the new image, ``axis_keypoints (2, D)`` (rows a, b),
     ``depth (H, W)`` metres aligned with the image (NaN = invalid), ``T_target_camera (4, 4)``
@@ -69,9 +90,51 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
         raise ValueError(f"depth image of shape {depth.shape} does not match the camera's "
                          f"{intrinsics.width}x{intrinsics.height} intrinsics")
     maps = keypoint_heatmaps(descriptors, axis_keypoints, config.eta)
-    found = [Heatmap(grid, image_size).best() for grid in maps]
-    pixels = np.stack([pixel for pixel, _ in found])
-    confidences = np.array([confidence for _, confidence in found])
+    # the gripper's opening in pixels where it looks largest: at the nearest surface in view
+    nearest = np.nanmin(depth) if np.isfinite(depth).any() else np.nan
+    reach = intrinsics.fx * config.max_opening / nearest if nearest > 0 else np.inf
+    first = None
+    for pixels, confidences in _keypoint_pairs(maps, reach, image_size, config):
+        grasp = _grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
+                                 T_target_camera, target_frame, workspace, config)
+        if grasp.ok:
+            return grasp
+        first = first or grasp
+    return first
+
+
+def _keypoint_pairs(maps: Tensor, reach: float, image_size: tuple[int, int],
+                    search: PeakSearch) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidate ``(pixels (2, 2), values (2,))`` pairs, best (highest weaker value) first.
+
+    Each keypoint's heatmap peaks (``search``) in turn anchor a pair; the other keypoint is its
+    best match within ``reach`` pixels of the anchor. Pairs scoring under ``candidate_ratio`` x
+    the best pair are dropped, repeated pairs kept once, at most ``candidates`` returned.
+    """
+    h, w = maps.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    cells = torch.stack([xs, ys], dim=-1).reshape(-1, 2).float()
+    pixels = np.clip(grid_to_pixel(cells, image_size, (h, w)).numpy(), 0,
+                     [image_size[1] - 1, image_size[0] - 1])
+    values = maps.reshape(2, -1).numpy().astype(float)
+    found: dict[tuple[int, int], float] = {}
+    for anchor in (0, 1):
+        for pixel, _ in Heatmap(maps[anchor], image_size).candidates(search):
+            at = int(np.argmin(np.hypot(*(pixels - pixel).T)))
+            near = np.hypot(*(pixels - pixels[at]).T) <= reach
+            other = int(np.where(near, values[1 - anchor], -np.inf).argmax())
+            pair = (at, other) if anchor == 0 else (other, at)
+            found[pair] = min(values[0, pair[0]], values[1, pair[1]])
+    ranked = sorted(found, key=found.get, reverse=True)
+    best = found[ranked[0]]
+    return [(pixels[list(pair)], values[[0, 1], list(pair)]) for pair in ranked[:max(1, search.candidates)]
+            if found[pair] >= search.candidate_ratio * best]
+
+
+def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: int, depth: np.ndarray,
+                     intrinsics: Intrinsics, T_target_camera: np.ndarray | None, target_frame: str,
+                     workspace: WorkspaceBox | None, config: ParallelGripperConfig) -> ParallelGrasp:
+    """The grasp for one found keypoint pair, or why there is none."""
 
     def rejected(reason: RejectReason, detail: str, **measured: object) -> ParallelGrasp:
         return ParallelGrasp(pixels, confidences, Rejection(reason, detail), **measured)
@@ -88,29 +151,61 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
         lifted.append(patch.point)
     points = np.stack(lifted)
     separation = float(np.linalg.norm(points[1] - points[0]))
-    if separation < config.min_separation:
-        return rejected(RejectReason.DEGENERATE, f"the keypoints are {separation * 1000:.1f} mm apart, "
-                        f"less than {config.min_separation * 1000:.1f} mm", points_camera=points)
-    closing = (points[1] - points[0]) / separation
-    width = separation + config.margin
-    if width > config.max_opening:
-        return rejected(RejectReason.TOO_WIDE, f"grasp width {width * 1000:.1f} mm exceeds the "
-                        f"maximum opening {config.max_opening * 1000:.1f} mm",
-                        points_camera=points, width=width)
+    if separation + config.margin > config.max_opening:
+        return rejected(RejectReason.TOO_WIDE, f"the keypoints are {separation * 1000:.1f} mm apart: with the "
+                        f"margin wider than the maximum opening {config.max_opening * 1000:.1f} mm",
+                        points_camera=points, width=separation + config.margin)
     centre = points.mean(axis=0)
     centre_pixel = np.clip(project(intrinsics, centre[None])[0][0], 0,
                            [intrinsics.width - 1, intrinsics.height - 1])
-    patch = config.patch(intrinsics, depth, centre_pixel)
-    if patch is None or patch.normal is None:
-        return rejected(RejectReason.NO_SURFACE, f"no surface normal at the grasp centre pixel "
-                        f"({centre_pixel[0]:.1f}, {centre_pixel[1]:.1f})",
-                        points_camera=points, width=width)
-    approach = -(patch.normal - np.dot(patch.normal, closing) * closing)
+    face = planar_face(intrinsics, depth, centre_pixel, config) if config.fit_face else None
+    if face is not None:
+        cell = intrinsics.width / grid_width
+        resolved = np.linalg.norm(pixels[1] - pixels[0]) >= config.resolved_cells * cell
+        closing, span, centre, axis_from = _across_face(face, points, resolved)
+        width, normal = span + config.margin, face.normal
+    else:
+        if separation < config.min_separation:
+            return rejected(RejectReason.DEGENERATE, f"the keypoints are {separation * 1000:.1f} mm apart, less "
+                            f"than {config.min_separation * 1000:.1f} mm", points_camera=points)
+        patch = config.patch(intrinsics, depth, centre_pixel)
+        if patch is None or patch.normal is None:
+            return rejected(RejectReason.NO_SURFACE, f"no surface normal at the grasp centre pixel "
+                            f"({centre_pixel[0]:.1f}, {centre_pixel[1]:.1f})", points_camera=points)
+        closing = (points[1] - points[0]) / separation
+        width, normal, axis_from = separation + config.margin, patch.normal, "keypoints"
+    if width > config.max_opening:
+        return rejected(RejectReason.TOO_WIDE, f"grasp width {width * 1000:.1f} mm exceeds the "
+                        f"maximum opening {config.max_opening * 1000:.1f} mm",
+                        points_camera=points, width=width, axis_from=axis_from)
+    approach = -(normal - np.dot(normal, closing) * closing)
     if np.linalg.norm(approach) < 0.1:
         return rejected(RejectReason.DEGENERATE, "the surface normal is almost parallel to the "
-                        "closing axis", points_camera=points, width=width)
+                        "closing axis", points_camera=points, width=width, axis_from=axis_from)
     pose_camera = Pose.from_axes(centre, approach_rotation(approach, closing), "camera")
+    blocked = blocked_fingers(pose_camera, width, depth, intrinsics, config)
+    if blocked and max(blocked) > config.max_blocked:
+        return rejected(RejectReason.NO_ROOM, f"{max(blocked):.0%} of a fingertip {config.finger_depth * 1000:.0f} mm "
+                        f"below the surface lies under something the camera sees (at most "
+                        f"{config.max_blocked:.0%} allowed)", points_camera=points, width=width, axis_from=axis_from)
     pose_target, rejection = place_in_target(pose_camera, T_target_camera, target_frame, workspace)
     if rejection:
-        return ParallelGrasp(pixels, confidences, rejection, points, width)
-    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target)
+        return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from)
+    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from)
+
+
+def _across_face(face: PlanarFace, points: np.ndarray, resolved: bool) -> tuple[np.ndarray, float, np.ndarray, str]:
+    """Closing axis across ``face``, the face's width along it, the grasp centre (the keypoints'
+    midpoint moved onto the plane and to the middle of that width) and what set the axis."""
+    narrow = face.narrowest()
+    keyed = face.in_plane(points[1] - points[0])
+    if resolved and keyed.any():
+        closing = max((narrow, np.cross(face.normal, narrow)), key=lambda side: abs(np.dot(side, keyed)))
+        closing, axis_from = np.copysign(1.0, np.dot(closing, keyed)) * closing, "face side"
+    else:
+        closing, axis_from = narrow, "narrow side"
+    low, high = face.span(closing)
+    middle = points.mean(axis=0)
+    on_plane = middle - np.dot(middle - face.origin, face.normal) * face.normal
+    centre = on_plane + ((low + high) / 2 - np.dot(on_plane - face.origin, closing)) * closing
+    return closing, high - low, centre, axis_from

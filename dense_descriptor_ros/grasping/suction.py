@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.grasping.heatmap import Heatmap
+from dense_descriptor_ros.grasping.heatmap import Heatmap, PeakSearch
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.surface import SurfaceSampling, footprint_on_plane
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
@@ -19,25 +19,21 @@ from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Re
 
 
 @dataclass(frozen=True)
-class SuctionConfig(SurfaceSampling):
+class SuctionConfig(SurfaceSampling, PeakSearch):
     """Thresholds of a suction grasp (metres, pixels).
 
     With ``cup_radius > 0`` a point is grasped only where the cup's footprint lies on one flat
-    face (``min_footprint`` of it within ``flatness`` of the plane). Up to ``candidates``
-    heatmap peaks ``candidate_distance`` pixels apart and scoring at least ``candidate_ratio``
-    x the best are tried in order, so a sealable spot of nearly the same preference is taken
-    when the very best one sits on an edge. ``min_confidence`` 0.25: with a calibrated heatmap
-    eta (``ddr calibrate``) a typical true match scores 1/e = 0.37, and 0.25 is where the
-    shipped model's worst tenth of true matches lie.
+    face (``min_footprint`` of it within ``flatness`` of the plane); the next heatmap peaks
+    (:class:`PeakSearch`) are tried in order, so a sealable spot of nearly the same preference
+    is taken when the very best one sits on an edge. ``min_confidence`` 0.25: with a calibrated
+    heatmap eta (``ddr calibrate``) a typical true match scores 1/e = 0.37, and 0.25 is where
+    the shipped model's worst tenth of true matches lie.
     """
 
     min_confidence: float = 0.25
     cup_radius: float = 0.0
     flatness: float = 0.004
     min_footprint: float = 0.9
-    candidates: int = 5
-    candidate_ratio: float = 0.8
-    candidate_distance: float = 8.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,14 +66,13 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
     if tuple(depth.shape) != heatmap.image_size:
         raise ValueError(f"depth image of shape {depth.shape} is not aligned with the "
                          f"{heatmap.image_size} image the heatmap was made for")
-    pixels, values = heatmap.peaks(max(1, config.candidates), config.candidate_distance)
-    rejection = check_confidence(values[0], config.min_confidence, "heatmap")
+    candidates = heatmap.candidates(config)
+    best_pixel, best_value = candidates[0]
+    rejection = check_confidence(best_value, config.min_confidence, "heatmap")
     if rejection:
-        return SuctionGrasp(pixels[0], values[0], rejection)
+        return SuctionGrasp(best_pixel, best_value, rejection)
     first = None
-    for pixel, value in zip(pixels, values):
-        if value < config.candidate_ratio * values[0]:
-            break
+    for pixel, value in candidates:
         grasp = _grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace, config)
         if grasp.ok:
             return grasp

@@ -91,7 +91,11 @@ class PickTrials:
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
         self.eta = eta
-        self.gripper_config = ParallelGripperConfig(max_opening=ParallelJawSpec().max_opening, eta=eta)
+        jaw = ParallelJawSpec()
+        self.gripper_config = ParallelGripperConfig(
+            max_opening=jaw.max_opening, eta=eta, finger_depth=config.executor.finger_depth,
+            finger_thickness=jaw.finger_thickness, finger_width=jaw.finger_width,
+            open_extra=config.executor.open_margin)
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.keypoints: dict[str, torch.Tensor] = {}
         if not oracle:
@@ -149,9 +153,17 @@ class PickTrials:
         if self.kind == "suction":
             found = suction_grasp(maps[face], depth, frame.intrinsics, config=self.suction_config, **common)
             width = None
-        else:
-            found = oriented_grasp(descriptors, self.keypoints[face], depth, frame.intrinsics,
-                                   config=self.gripper_config, **common)
+        else:  # faces scoring nearly as well as the best, in turn, until one gives a grasp
+            found = None
+            ratio = self.gripper_config.candidate_ratio
+            for name in [name for name in sorted(scores, key=scores.get, reverse=True)
+                         if scores[name] >= ratio * scores[face]]:
+                grasp = oriented_grasp(descriptors, self.keypoints[name], depth, frame.intrinsics,
+                                       config=self.gripper_config, **common)
+                if grasp.ok:
+                    found, face = grasp, name
+                    break
+                found = found or grasp
             width = found.width
         timings["grasp"] = 1000 * (time.perf_counter() - began)
         detail = "grasp" if found.ok else f"rejected: {found.rejection}"

@@ -15,6 +15,9 @@ from grasp_scene import CAMERA, CAMERA_POSE, DEPTH, RGB, T_WORLD_CAMERA, CameraP
 pytestmark = pytest.mark.ros
 
 AXIS_A, AXIS_B = (27.5, 19.5), (35.5, 19.5)  # grid cell centres 8 px apart: ~6.7 cm at 0.5 m
+# A box on the plane under the axis keypoints, its top 0.4 m away: 10 px (6.7 cm) across, 16 px long.
+BOX_DEPTH = DEPTH.copy()
+BOX_DEPTH[12:28, 27:37] = 0.40
 
 
 def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp_path: Path) -> None:
@@ -57,19 +60,19 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
         np.testing.assert_allclose(db.axis_descriptors(file_hash(checkpoint), "mug").numpy(), expected, atol=1e-5)
     assert sorted((r.role, r.xy) for r in records) == [("axis_a", AXIS_A), ("axis_b", AXIS_B)]
 
-    second = probe.frame()
+    second = probe.frame(depth=BOX_DEPTH)
     stamp = second["image"].header.stamp
     assert ros.spin_until(lambda: any(g.header.stamp == stamp for g in grasps), 5.0,
                           every=lambda: probe.publish(second)), "no oriented grasp published"
     ros.spin_until(lambda: False, 0.2)
     grasp = next(g for g in grasps if g.header.stamp == stamp)
     grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
-    core = oriented_grasp(grid, torch.from_numpy(expected), DEPTH.astype(float), CAMERA,
+    core = oriented_grasp(grid, torch.from_numpy(expected), BOX_DEPTH.astype(float), CAMERA,
                           T_target_camera=T_WORLD_CAMERA, target_frame="world")
-    assert core.ok, core.rejection
+    assert core.ok and core.axis_from == "narrow side", core.rejection
     p, o = grasp.pose.position, grasp.pose.orientation
     assert grasp.header.frame_id == "world"
     np.testing.assert_allclose([p.x, p.y, p.z], core.pose_target.position, atol=1e-6)
     np.testing.assert_allclose(abs(np.dot([o.x, o.y, o.z, o.w], core.pose_target.orientation)), 1.0, atol=1e-6)
     assert widths[-1].data == pytest.approx(core.width, abs=1e-6)
-    assert 0.05 < core.width < 0.085
+    assert core.width == pytest.approx(0.067 + 0.01, abs=0.008)  # the box's width and the margin

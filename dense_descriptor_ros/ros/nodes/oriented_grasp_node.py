@@ -52,8 +52,15 @@ class OrientedGraspNode(Node):
         self.inputs = declare_grasp_inputs(self, self.on_frame)
         self.config = ParallelGripperConfig(
             max_opening=declare(self, "max_opening", 0.085, "gripper maximum opening (m)"),
-            margin=declare(self, "margin", 0.01, "added to the keypoints' distance (m)"),
+            margin=declare(self, "margin", 0.01, "added to the measured grasp width (m)"),
             min_confidence=declare(self, "min_confidence", 0.3, "minimum per-keypoint heatmap value"),
+            fit_face=declare(self, "fit_face", True, "close across the flat face outlined in depth at the "
+                             "keypoints (boxes); false: the keypoints alone set axis and width"),
+            finger_depth=declare(self, "finger_depth", 0.02, "fingertips this far below the surface are checked "
+                                 "for room in depth (the executor's finger_depth or more; 0: no check)"),
+            finger_thickness=declare(self, "finger_thickness", 0.008, "finger size along the closing axis (m)"),
+            finger_width=declare(self, "finger_width", 0.02, "finger size across the closing axis (m)"),
+            open_extra=declare(self, "open_margin", 0.01, "the executor opens this much wider than the grasp (m)"),
             eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")

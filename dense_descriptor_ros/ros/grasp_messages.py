@@ -57,9 +57,10 @@ def _marker(header: Header, frame: str, namespace: str, index: int, kind: int,
 
 
 def grasp_markers(header: Header, frame: str, grasp: Pose | None, candidates: Sequence[np.ndarray] = (),
-                  keypoints: Sequence[np.ndarray] = (), approach_length: float = 0.08) -> MarkerArray:
-    """An arrow along the grasp's approach axis (tool z), spheres at candidate points and at
-    keypoints; every array starts with DELETEALL so stale markers vanish."""
+                  keypoints: Sequence[np.ndarray] = (), fingers: Sequence[np.ndarray] = (),
+                  approach_length: float = 0.08) -> MarkerArray:
+    """An arrow along the grasp's approach axis (tool z), spheres at candidate points, keypoints
+    and where the fingers close; every array starts with DELETEALL so stale markers vanish."""
     clear = Marker()
     clear.header.stamp, clear.header.frame_id, clear.action = header.stamp, frame, Marker.DELETEALL
     markers = [clear]
@@ -69,7 +70,8 @@ def grasp_markers(header: Header, frame: str, grasp: Pose | None, candidates: Se
         arrow.points = [Point(x=float(a), y=float(b), z=float(c)) for a, b, c in (tail, grasp.position)]
         markers.append(arrow)
     for group, points, rgba in (("candidates", candidates, (1.0, 0.6, 0.0, 0.8)),
-                                ("keypoints", keypoints, (0.2, 0.4, 1.0, 1.0))):
+                                ("keypoints", keypoints, (0.2, 0.4, 1.0, 1.0)),
+                                ("fingers", fingers, (0.0, 1.0, 1.0, 1.0))):
         for index, point in enumerate(points):
             sphere = _marker(header, frame, group, index, Marker.SPHERE, rgba, (0.012, 0.012, 0.012))
             sphere.pose.position = Point(x=float(point[0]), y=float(point[1]), z=float(point[2]))

@@ -25,6 +25,7 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32
     from std_srvs.srv import Trigger
+    from visualization_msgs.msg import MarkerArray
 
     from dense_descriptor_ros.ros.nodes.oriented_grasp_node import OrientedGraspNode
 
@@ -38,6 +39,8 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     grasps, widths = [], []
     grasp_sub = probe.node.create_subscription(PoseStamped, "oriented_grasp", grasps.append, 10)
     probe.node.create_subscription(Float32, "oriented_grasp/width", widths.append, 10)
+    markers = []
+    probe.node.create_subscription(MarkerArray, "oriented_grasp/markers", markers.append, 10)
     mouse = probe.node.create_publisher(Point, "oriented_grasp/overlay_mouse_left", 10)
     reset = probe.node.create_client(Trigger, "/oriented_grasp_node/reset_axis")
     ros.wait_matched(mouse, node.clicks.pixel_sub)
@@ -76,3 +79,8 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     np.testing.assert_allclose(abs(np.dot([o.x, o.y, o.z, o.w], core.pose_target.orientation)), 1.0, atol=1e-6)
     assert widths[-1].data == pytest.approx(core.width, abs=1e-6)
     assert core.width == pytest.approx(0.067 + 0.01, abs=0.008)  # the box's width and the margin
+    assert ros.spin_until(lambda: bool(markers), 2.0), "no grasp markers published"
+    fingers = [m.pose.position for m in markers[-1].markers if m.ns == "fingers"]
+    assert len(fingers) == 2
+    spread = np.linalg.norm([fingers[0].x - fingers[1].x, fingers[0].y - fingers[1].y, fingers[0].z - fingers[1].z])
+    assert spread == pytest.approx(core.width, abs=1e-6)

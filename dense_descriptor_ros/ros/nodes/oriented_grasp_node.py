@@ -127,7 +127,9 @@ class OrientedGraspNode(Node):
             points = transform_points(frame.T_target_camera, points)
         self.width_pub.publish(Float32(data=float(grasp.width)))
         self.grasp_pub.publish(pose_stamped(pose, frame.header))
-        self.markers_pub.publish(grasp_markers(frame.header, pose.frame, pose, keypoints=list(points)))
+        half = grasp.width / 2 * pose.axis(1)
+        self.markers_pub.publish(grasp_markers(frame.header, pose.frame, pose, keypoints=list(points),
+                                               fingers=[pose.position - half, pose.position + half]))
 
     # -- annotation -------------------------------------------------------------------------
 

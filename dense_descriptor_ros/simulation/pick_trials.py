@@ -32,6 +32,7 @@ from .reference import ReferenceAnnotation
 from .render import Frame
 
 STAGES = ("render", "descriptors", "heatmap", "grasp", "execution")
+SIM_FACE_TOLERANCE = 0.002  # metres off a face's plane that still belong to it
 
 
 @dataclass
@@ -92,10 +93,11 @@ class PickTrials:
         self.faces = {face.name: face for face in reference.faces}
         self.eta = eta
         jaw = ParallelJawSpec()
+        # rendered depth is exact, so a face is told from a neighbour touching it 2 mm higher or lower
         self.gripper_config = ParallelGripperConfig(
-            max_opening=jaw.max_opening, eta=eta, finger_depth=config.executor.finger_depth,
-            finger_thickness=jaw.finger_thickness, finger_width=jaw.finger_width,
-            open_extra=config.executor.open_margin)
+            max_opening=jaw.max_opening, eta=eta, face_tolerance=SIM_FACE_TOLERANCE,
+            finger_depth=config.executor.finger_depth, finger_thickness=jaw.finger_thickness,
+            finger_width=jaw.finger_width, open_extra=config.executor.open_margin)
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.keypoints: dict[str, torch.Tensor] = {}
         if not oracle:

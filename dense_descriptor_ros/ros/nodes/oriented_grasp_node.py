@@ -56,6 +56,8 @@ class OrientedGraspNode(Node):
             min_confidence=declare(self, "min_confidence", 0.3, "minimum per-keypoint heatmap value"),
             fit_face=declare(self, "fit_face", True, "close across the flat face outlined in depth at the "
                              "keypoints (boxes); false: the keypoints alone set axis and width"),
+            face_tolerance=declare(self, "face_tolerance", 0.004, "depth off a face's plane that still belongs "
+                                   "to it (m): above the camera's depth noise, below steps between products"),
             finger_depth=declare(self, "finger_depth", 0.02, "fingertips this far below the surface are checked "
                                  "for room in depth (the executor's finger_depth or more; 0: no check)"),
             finger_thickness=declare(self, "finger_thickness", 0.008, "finger size along the closing axis (m)"),

@@ -3,9 +3,10 @@
 Descriptor matches find an annotated face to about one stride-8 cell, which is as coarse as the
 few centimetres across a box's narrow side; the face's own outline in the depth image is exact.
 A face is the connected set of pixels that lie on the plane fitted at a seed pixel (within a
-tolerance), up to a radius from the seed point. Its width across any in-plane direction is
-measured like callipers, between the 1st and 99th percentile of the points' positions, so a
-few flying pixels at the edges do not widen it.
+tolerance), up to a radius from the seed point, grown again on the plane fitted to that set (a
+small patch's normal is a little off, which a long face would feel at its far end). Its width
+across any in-plane direction is measured like callipers, between the 1st and 99th percentile
+of the points' positions, so a few flying pixels at the edges do not widen it.
 """
 from __future__ import annotations
 
@@ -83,19 +84,30 @@ def planar_face(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray,
     valid = np.isfinite(window)
     points = np.full(window.shape + (3,), np.nan)
     points[valid] = backproject(intrinsics, np.stack([xs[valid], ys[valid]], -1).astype(float), window[valid])
-    offset = points - patch.point
+    seed = (slice(max(cy - config.point_radius, y0) - y0, cy + config.point_radius + 1 - y0),
+            slice(max(cx - config.point_radius, x0) - x0, cx + config.point_radius + 1 - x0))
+    origin, normal = patch.point, patch.normal
+    for _ in range(2):  # grow on the seed patch's plane, then once more on the face's own fit
+        face_points = _connected_on_plane(points, seed, origin, normal, config)
+        if face_points is None or len(face_points) < config.min_face_pixels:
+            return None
+        centroid = face_points.mean(axis=0)
+        normal = np.linalg.svd(face_points - centroid, full_matrices=False)[2][2]
+        normal = normal if np.dot(normal, -centroid) > 0 else -normal
+        origin = patch.point + np.dot(centroid - patch.point, normal) * normal
+    return PlanarFace(face_points, normal, origin)
+
+
+def _connected_on_plane(points: np.ndarray, seed: tuple[slice, slice], origin: np.ndarray, normal: np.ndarray,
+                        config: FaceSegmentation) -> np.ndarray | None:
+    """Points ``(M, 3)`` of the connected region of ``points (h, w, 3)`` (NaN = no depth) within
+    ``face_tolerance`` of the plane and ``face_radius`` of ``origin`` that covers most of ``seed``."""
+    offset = points - origin
     with np.errstate(invalid="ignore"):
-        on_plane = ((np.abs(offset @ patch.normal) <= config.face_tolerance)
+        on_plane = ((np.abs(offset @ normal) <= config.face_tolerance)
                     & (np.linalg.norm(offset, axis=-1) <= config.face_radius))
     labels, _ = ndimage.label(on_plane)
-    seeds = labels[max(cy - config.point_radius, y0) - y0:cy + config.point_radius + 1 - y0,
-                   max(cx - config.point_radius, x0) - x0:cx + config.point_radius + 1 - x0]
+    seeds = labels[seed]
     if not seeds.any():
         return None
-    face_points = points[labels == np.bincount(seeds[seeds > 0]).argmax()]
-    if len(face_points) < config.min_face_pixels:
-        return None
-    centroid = face_points.mean(axis=0)
-    normal = np.linalg.svd(face_points - centroid, full_matrices=False)[2][2]
-    normal = normal if np.dot(normal, -centroid) > 0 else -normal
-    return PlanarFace(face_points, normal, patch.point + np.dot(centroid - patch.point, normal) * normal)
+    return points[labels == np.bincount(seeds[seeds > 0]).argmax()]

@@ -32,7 +32,7 @@ def true_match_distances(model: torch.nn.Module, pairs: list[Pair], images: Path
             continue
         a = describe_pixels(model, read_rgb(Path(images) / pair.image_a), pair.queries[seen])
         b = describe_pixels(model, read_rgb(Path(images) / pair.image_b), pair.targets[seen])
-        distances.append(np.linalg.norm(_unit(a) - _unit(b), axis=1))
+        distances.append(np.linalg.norm(a - b, axis=1))
     if not distances:
         raise ValueError("no visible ground-truth correspondence in the pairs: cannot calibrate eta")
     return np.concatenate(distances)
@@ -45,6 +45,3 @@ def calibrated_eta(distances: np.ndarray) -> float:
         raise ValueError(f"true matches lie at distance {eta}: descriptors are degenerate")
     return eta
 
-
-def _unit(descriptors: np.ndarray) -> np.ndarray:
-    return descriptors / np.maximum(np.linalg.norm(descriptors, axis=1, keepdims=True), 1e-12)

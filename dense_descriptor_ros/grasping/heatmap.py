@@ -72,13 +72,9 @@ class Heatmap:
         """
         if k < 1 or min_distance < 0:
             raise ValueError(f"need k >= 1 and min_distance >= 0, got k={k}, min_distance={min_distance}")
-        h, w = self.grid.shape
         values = self.grid.reshape(-1).float()
         order = torch.argsort(values, descending=True, stable=True)
-        cells = torch.stack([order % w, order // w], dim=-1).float()
-        pixels = grid_to_pixel(cells, self.image_size, (h, w)).numpy()
-        limits = np.array([self.image_size[1] - 1, self.image_size[0] - 1], dtype=float)
-        pixels = np.clip(pixels, 0.0, limits)
+        pixels = self.cell_pixels()[order.numpy()]
         taken: list[int] = []
         for index, pixel in enumerate(pixels):
             if all(np.hypot(*(pixel - pixels[t])) >= min_distance for t in taken):
@@ -86,6 +82,14 @@ class Heatmap:
                 if len(taken) == k:
                     break
         return pixels[taken], values[order[taken]].numpy().astype(float)
+
+    def cell_pixels(self) -> np.ndarray:
+        """Image pixel ``(x, y)`` of every grid cell, row-major ``(h * w, 2)``, clipped to the image."""
+        h, w = self.grid.shape
+        index = torch.arange(h * w)
+        cells = torch.stack([index % w, index // w], dim=-1).float()
+        limits = np.array([self.image_size[1] - 1, self.image_size[0] - 1], dtype=float)
+        return np.clip(grid_to_pixel(cells, self.image_size, (h, w)).numpy(), 0.0, limits)
 
     def candidates(self, search: PeakSearch) -> list[tuple[np.ndarray, float]]:
         """The peaks ``search`` allows, best first: ``(pixel (2,), value)``; the best always."""

@@ -156,7 +156,7 @@ def embed_image(model: torch.nn.Module, image: np.ndarray) -> Tensor:
 
 
 def describe_pixels(model: torch.nn.Module, image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Descriptors ``(N, D)`` float32 of pixels ``(N, 2)`` (x, y) of an RGB ``(H, W, 3)`` image.
+    """Unit descriptors ``(N, D)`` float32 of pixels ``(N, 2)`` (x, y) of an RGB ``(H, W, 3)`` image.
 
     Sampled bilinearly from the stride-8 grid, the same grid the heatmaps are computed on.
     """

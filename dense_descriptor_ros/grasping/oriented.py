@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project
@@ -32,8 +31,7 @@ from dense_descriptor_ros.grasping.face import FaceSegmentation, PlanarFace, pla
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, PeakSearch, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
-                                                     check_confidence, place_in_target)
-from dense_descriptor_ros.matching import grid_to_pixel
+                                                     check_confidence, first_granted, place_in_target)
 
 
 @dataclass(frozen=True)
@@ -93,14 +91,9 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     # the gripper's opening in pixels where it looks largest: at the nearest surface in view
     nearest = np.nanmin(depth) if np.isfinite(depth).any() else np.nan
     reach = intrinsics.fx * config.max_opening / nearest if nearest > 0 else np.inf
-    first = None
-    for pixels, confidences in _keypoint_pairs(maps, reach, image_size, config):
-        grasp = _grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
-                                 T_target_camera, target_frame, workspace, config)
-        if grasp.ok:
-            return grasp
-        first = first or grasp
-    return first
+    return first_granted(_grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
+                                          T_target_camera, target_frame, workspace, config)
+                         for pixels, confidences in _keypoint_pairs(maps, reach, image_size, config))
 
 
 def _keypoint_pairs(maps: Tensor, reach: float, image_size: tuple[int, int],
@@ -111,11 +104,7 @@ def _keypoint_pairs(maps: Tensor, reach: float, image_size: tuple[int, int],
     best match within ``reach`` pixels of the anchor. Pairs scoring under ``candidate_ratio`` x
     the best pair are dropped, repeated pairs kept once, at most ``candidates`` returned.
     """
-    h, w = maps.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    cells = torch.stack([xs, ys], dim=-1).reshape(-1, 2).float()
-    pixels = np.clip(grid_to_pixel(cells, image_size, (h, w)).numpy(), 0,
-                     [image_size[1] - 1, image_size[0] - 1])
+    pixels = Heatmap(maps[0], image_size).cell_pixels()
     values = maps.reshape(2, -1).numpy().astype(float)
     found: dict[tuple[int, int], float] = {}
     for anchor in (0, 1):
@@ -192,6 +181,13 @@ def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: in
     if rejection:
         return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from)
     return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from)
+
+
+def finger_points(pose: Pose, width: float) -> np.ndarray:
+    """Where the two fingers close: ``(2, 3)`` points ``width / 2`` either side of the grasp
+    pose along its closing axis (tool y), in the pose's frame."""
+    half = width / 2 * pose.axis(1)
+    return np.stack([pose.position - half, pose.position + half])
 
 
 def _across_face(face: PlanarFace, points: np.ndarray, resolved: bool) -> tuple[np.ndarray, float, np.ndarray, str]:

@@ -15,7 +15,7 @@ from dense_descriptor_ros.grasping.heatmap import Heatmap, PeakSearch
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.surface import SurfaceSampling, footprint_on_plane
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
-                                                     check_confidence, place_in_target)
+                                                     check_confidence, first_granted, place_in_target)
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,8 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
     rejection = check_confidence(best_value, config.min_confidence, "heatmap")
     if rejection:
         return SuctionGrasp(best_pixel, best_value, rejection)
-    first = None
-    for pixel, value in candidates:
-        grasp = _grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace, config)
-        if grasp.ok:
-            return grasp
-        first = first or grasp
-    return first
+    return first_granted(_grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace,
+                                   config) for pixel, value in candidates)
 
 
 def _grasp_at(pixel: np.ndarray, confidence: float, depth: np.ndarray, intrinsics: Intrinsics,

@@ -7,7 +7,9 @@ tests) plus a sentence with the numbers (for logs and operators).
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -50,6 +52,22 @@ class Refusable:
     @property
     def reason(self) -> RejectReason | None:
         return None if self.rejection is None else self.rejection.reason
+
+
+Grasp = TypeVar("Grasp", bound=Refusable)
+
+
+def first_granted(attempts: Iterable[Grasp]) -> Grasp:
+    """The first usable grasp of ``attempts`` (made lazily, best candidate first), else the
+    first one's refusal: the reason an operator should read is the best candidate's."""
+    first = None
+    for grasp in attempts:
+        if grasp.ok:
+            return grasp
+        first = first or grasp
+    if first is None:
+        raise ValueError("no grasp candidate to try")
+    return first
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from ..geometry.camera import project, transform_points
 from ..grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps, object_heatmaps
 from ..grasping.keypoint_db import KeypointDatabase, embed_image
-from ..grasping.oriented import ParallelGripperConfig, oriented_grasp
+from ..grasping.oriented import ParallelGripperConfig, finger_points, oriented_grasp
 from ..grasping.overlay import heatmap_overlay
 from ..grasping.pose import Pose, approach_rotation
 from ..grasping.suction import SuctionConfig, suction_grasp
@@ -197,11 +197,8 @@ class PickTrials:
         if grasp.pose is None:
             return np.asarray(image)
         T_camera_world = np.linalg.inv(frame.T_world_camera)
-        points = [grasp.pose.position]
-        if grasp.width is not None:
-            half = grasp.width / 2 * grasp.pose.axis(1)
-            points = [grasp.pose.position - half, grasp.pose.position + half]
-        pixels, _ = project(frame.intrinsics, transform_points(T_camera_world, np.stack(points)))
+        points = grasp.pose.position[None] if grasp.width is None else finger_points(grasp.pose, grasp.width)
+        pixels, _ = project(frame.intrinsics, transform_points(T_camera_world, points))
         draw = ImageDraw.Draw(image)
         if len(pixels) == 2:
             draw.line([tuple(pixels[0]), tuple(pixels[1])], fill=(0, 255, 255), width=2)

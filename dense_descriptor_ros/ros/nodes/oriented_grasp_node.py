@@ -28,7 +28,7 @@ from dense_descriptor_ros.geometry.camera import transform_points
 from dense_descriptor_ros.grasping.annotation import AxisClicks, descriptor_at
 from dense_descriptor_ros.grasping.heatmap import Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
-from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
+from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, finger_points, oriented_grasp
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
 from dense_descriptor_ros.ros.clicks import ClickInput
 from dense_descriptor_ros.ros.conversions import numpy_to_image
@@ -129,9 +129,8 @@ class OrientedGraspNode(Node):
             points = transform_points(frame.T_target_camera, points)
         self.width_pub.publish(Float32(data=float(grasp.width)))
         self.grasp_pub.publish(pose_stamped(pose, frame.header))
-        half = grasp.width / 2 * pose.axis(1)
         self.markers_pub.publish(grasp_markers(frame.header, pose.frame, pose, keypoints=list(points),
-                                               fingers=[pose.position - half, pose.position + half]))
+                                               fingers=list(finger_points(pose, grasp.width))))
 
     # -- annotation -------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 Two tables in one report:
 
 * heatmap (stride-8 grid, one matrix product for all keypoints) and heatmap + suction grasp
-  for 1, 10, 100 keypoints on a 640x480 frame's 64-d descriptors;
-* end to end: uint8 RGB + uint16 depth (host) -> descriptors -> heatmap -> suction grasp pose,
-  ResNet-18 at 320x240 by default (issue 6's CPU target: median <= 100 ms).
+  for 1, 10, 100 keypoints on a 640x480 frame's 64-d descriptors, and the colour check's
+  weights (``grasping.appearance``, disks of 8 px per 320 px of width) for one object;
+* end to end: uint8 RGB + uint16 depth (host) -> descriptors -> heatmap ranked by the colour
+  check -> suction grasp pose, ResNet-18 at 320x240 by default (issue 6's CPU target: median
+  <= 100 ms).
 
     python -m benchmarks.bench_heatmap --sizes 640x480 --e2e-size 320x240
 """
@@ -22,7 +24,9 @@ from benchmarks.common import (backbone_label, achieved, add_common_arguments, b
                                matmul_peak, parse_list, parse_sizes, precision_supported,
                                setup_run, time_call, write_report)
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.grasping import depth_in_metres, describe_pixels, fused_heatmap, suction_grasp
+from dense_descriptor_ros.grasping import (AppearanceCheck, appearance_weights, depth_in_metres, describe_pixels,
+                                           fused_heatmap, suction_grasp)
+from dense_descriptor_ros.grasping.appearance import colour_signature
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
 from dense_descriptor_ros.model.backbone import LAYOUTS
 from dense_descriptor_ros.model.inference import COMPILE_MODES, prepare_for_inference
@@ -68,11 +72,23 @@ def camera(height: int, width: int) -> Intrinsics:
                       width=width, height=height)
 
 
+def colour_check(rgb: np.ndarray, clicks: np.ndarray) -> tuple[dict, AppearanceCheck]:
+    """The signature around ``clicks (N, 2)`` and the check, scaled to the image width."""
+    check = AppearanceCheck(radius=8.0 * rgb.shape[1] / 320)
+    return {"object": colour_signature(rgb, clicks, check)}, check
+
+
 def heatmap_rows(args: argparse.Namespace, device: torch.device, peak: dict) -> list[dict]:
     rows = []
     generator = torch.Generator().manual_seed(0)
     for height, width in args.sizes:
+        rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        signature, check = colour_check(rgb, np.array([[width / 2, height / 2]]))
         grid = (-(-height // 8), -(-width // 8))
+        timing = time_call(lambda: appearance_weights(rgb, signature, grid, check), torch.device("cpu"),
+                           args.warmup, args.repeats)
+        rows.append({"stage": "colour check", "size": f"{width}x{height}", "precision": "uint8 + fp64",
+                     "keypoints": 1, **timing.to_dict()})
         descriptors = F.normalize(torch.randn(1, args.descriptor_dim, *grid, generator=generator), dim=1).to(device)
         intrinsics = camera(height, width)
         depth = depth_in_metres(tilted_bin_depth(height, width, intrinsics))
@@ -111,9 +127,12 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
     for backbone in args.e2e_backbone:
         torch.manual_seed(0)
         model = DescriptorNet(ModelConfig(backbone, args.descriptor_dim, args.width)).to(device).eval()
-        pixels = np.stack([rng.uniform(0, width - 1, args.e2e_keypoints),
-                           rng.uniform(0, height - 1, args.e2e_keypoints)], -1)
+        # clicks within a few pixels of one spot, as an operator marks one grasp spot, so the
+        # heatmap and the colour check agree there and a grasp exists
+        spot = np.array([rng.uniform(16, width - 17), rng.uniform(16, height - 17)])
+        pixels = spot + rng.uniform(-4, 4, (args.e2e_keypoints, 2))
         keypoints = torch.from_numpy(describe_pixels(model, rgb, pixels)).to(device)
+        signature, check = colour_check(rgb, pixels)
         flops = count_flops(model, torch.rand(1, 3, height, width, device=device))
         flops += 2 * args.e2e_keypoints * args.descriptor_dim * (-(-height // 8)) * (-(-width // 8))
         for compile_mode in args.e2e_compile:
@@ -129,7 +148,9 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
                     with torch.inference_mode(), autocast_context(device, precision):
                         descriptors = fast(frame)
                     heatmap = fused_heatmap(descriptors, keypoints, (height, width))
-                    return suction_grasp(heatmap, depth_in_metres(depth_mm), intrinsics)
+                    weights = appearance_weights(rgb, signature, tuple(descriptors.shape[-2:]), check)["object"]
+                    return suction_grasp(heatmap.with_weights(weights.to(heatmap.grid.device)),
+                                         depth_in_metres(depth_mm), intrinsics)
 
                 grasp = image_to_grasp()
                 timing = time_call(image_to_grasp, device, args.warmup, args.repeats)
@@ -158,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     notes += ["the heatmap's similarity product runs in float64 (grasping/heatmap.py keeps "
               "precision near perfect matches), so its fraction is of the fp64 matmul peak",
               "end-to-end rows count network + heatmap FLOPs against the network precision's peak; "
-              "they include uint8 -> float conversion, upload and the depth conversion"]
+              "they include uint8 -> float conversion, upload, the depth conversion and the colour "
+              "check (on the host, not counted in FLOPs)"]
     write_report(args.out, "heatmap and grasp", env, peaks, rows, COLUMNS, notes)
 
 

@@ -2,7 +2,8 @@
 
 Each click is written to the keypoint database in its own transaction as soon as it arrives,
 so closing the page or killing the process loses nothing already clicked. The heatmap the
-stored preferences produce on this image is rendered for feedback.
+stored preferences produce on this image, ranked by the same colour check as the grasp nodes,
+is rendered for feedback.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..grasping.appearance import appearance_weights, stored_signatures
 from ..grasping.heatmap import fused_heatmap
 from ..grasping.keypoint_db import (EmptyDatabaseError, KeypointDatabase, UnknownObjectError, describe_pixels,
                                      embed_image)
@@ -64,12 +66,15 @@ class AnnotationSession:
         with KeypointDatabase(self.database) as db:
             try:
                 keypoints = db.preference_descriptors(self.model_hash, [self.object_name])[self.object_name]
+                signatures = stored_signatures(db, [self.object_name])
             except (EmptyDatabaseError, UnknownObjectError):  # nothing clicked yet
                 keypoints = None
         rgb = self.image
         if keypoints is not None:
-            heatmap = fused_heatmap(self._descriptors, keypoints, self.image.shape[:2])
-            rgb = heatmap_overlay(self.image, heatmap.upsampled().numpy())
+            weights = appearance_weights(self.image, signatures, tuple(self._descriptors.shape[-2:]))
+            heatmap = fused_heatmap(self._descriptors, keypoints, self.image.shape[:2]).with_weights(
+                weights[self.object_name])
+            rgb = heatmap_overlay(self.image, heatmap.ranking().upsampled().numpy())
         buffer = io.BytesIO()
         Image.fromarray(rgb).save(buffer, format="PNG")
         return buffer.getvalue()

@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pick.add_argument("--size", type=parse_size, default=(240, 320), help="image size HxW")
     pick.add_argument("--seed", type=int, default=0)
     pick.add_argument("--overlays", type=int, default=5, help="overlay PNGs for the first N trials")
+    pick.add_argument("--appearance-power", type=float, default=None,
+                      help="power of the colour check's heatmap weights (grasping.appearance; "
+                           "default: the check's own, 0: descriptors alone)")
     pick.add_argument("--oracle", action="store_true",
                       help="grasp from the ground-truth annotated points (gripper physics alone)")
     pick.set_defaults(func=run_pick)
@@ -73,7 +76,7 @@ def run_pick(args: argparse.Namespace) -> int:
     if (args.model is None) != args.oracle:
         raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
     summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
-                          args.seed, args.overlays)
+                          args.seed, args.overlays, args.appearance_power)
     row = summary_row(summary)
     print(markdown_table([row], list(row)))
     print(f"results: {args.out / 'results.json'}")
@@ -81,12 +84,16 @@ def run_pick(args: argparse.Namespace) -> int:
 
 
 def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
-                size: tuple[int, int], seed: int, overlays: int) -> dict:
+                size: tuple[int, int], seed: int, overlays: int, appearance_power: float | None = None) -> dict:
     """Run ``trials`` picks (oracle grasps when ``model_path`` is None); writes results.json
-    and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
+    and the first ``overlays`` overlay PNGs to ``out``; returns the summary. ``appearance_power``
+    overrides the colour check's weight (0: off)."""
+    from dataclasses import asdict, replace
+
     import numpy as np
     from PIL import Image
 
+    from dense_descriptor_ros.grasping.appearance import AppearanceCheck
     from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, model_eta
     from dense_descriptor_ros.simulation.pick_trials import PickTrials, summarise
     from dense_descriptor_ros.simulation.reference import ReferenceAnnotation
@@ -98,7 +105,8 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
     if not oracle:
         model, meta = load_checkpoint(model_path)
         model_hash, eta = file_hash(model_path), model_eta(meta)
-    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta)
+    appearance = AppearanceCheck() if appearance_power is None else replace(AppearanceCheck(), power=appearance_power)
+    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta, appearance=appearance)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for index in tqdm(range(trials), desc=f"{gripper} picks", unit="trial"):
@@ -109,7 +117,8 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
     summary = {"format": "ddr-sim-pick", "version": 1, "gripper": gripper,
                "object_type": reference.object_type, "oracle": oracle,
                "model": None if oracle else str(model_path), "model_hash": model_hash, "eta": eta,
-               "size": list(size), "seed": seed, **summarise(results),
+               "appearance": None if oracle else asdict(appearance), "size": list(size), "seed": seed,
+               **summarise(results),
                "results": [r.to_dict() for r in results]}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -46,10 +46,16 @@ class PeakSearch:
 
 @dataclass(frozen=True, eq=False)
 class Heatmap:
-    """A heatmap ``grid (h, w)`` in [0, 1] on the descriptor grid of an ``image_size (H, W)`` image."""
+    """A heatmap ``grid (h, w)`` in [0, 1] on the descriptor grid of an ``image_size (H, W)`` image.
+
+    ``weights (h, w)`` in [0, 1], when given, rank the cells (``grid * weights``, e.g. the colour
+    check of ``grasping.appearance``) while the values handed out stay the heatmap's own: another
+    cue may reorder the candidates, but confidence remains the descriptors' match.
+    """
 
     grid: Tensor
     image_size: tuple[int, int]
+    weights: Tensor | None = None
 
     def __post_init__(self) -> None:
         size = tuple(int(v) for v in self.image_size)
@@ -57,15 +63,31 @@ class Heatmap:
                 or size[1] < self.grid.shape[1]):
             raise ValueError(f"a heatmap grid (h, w) needs an image size (H, W) with H >= h and "
                              f"W >= w, got grid {tuple(self.grid.shape)} and image size {self.image_size}")
+        if self.weights is not None and tuple(self.weights.shape) != tuple(self.grid.shape):
+            raise ValueError(f"heatmap weights of shape {tuple(self.weights.shape)} do not match the grid "
+                             f"{tuple(self.grid.shape)}")
         object.__setattr__(self, "image_size", size)
 
+    def with_weights(self, weights: Tensor | None) -> "Heatmap":
+        """The same heatmap ranked by ``grid * weights`` (None: by the grid alone)."""
+        return Heatmap(self.grid, self.image_size, None if weights is None else weights.to(self.grid.dtype))
+
+    def ranking(self) -> "Heatmap":
+        """The map the cells are ranked by (``grid * weights``), e.g. to show or compare objects."""
+        return self if self.weights is None else Heatmap(self.grid * self.weights.to(self.grid.dtype), self.image_size)
+
     def best(self) -> tuple[np.ndarray, float]:
-        """Best pixel ``(2,)`` (x, y in image pixels) and the heatmap value there (confidence)."""
+        """Best-ranked pixel ``(2,)`` (x, y in image pixels) and the heatmap value there (confidence)."""
         pixels, values = self.peaks(1)
         return pixels[0], float(values[0])
 
     def peaks(self, k: int, min_distance: float = 16.0) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``k`` peaks: pixels ``(n, 2)`` (x, y) and values ``(n,)``, best first.
+        """Up to ``k`` peaks: pixels ``(n, 2)`` (x, y) and heatmap values ``(n,)``, best-ranked first."""
+        pixels, values, _ = self._peaks(k, min_distance)
+        return pixels, values
+
+    def _peaks(self, k: int, min_distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pixels, values and ranking scores of up to ``k`` peaks.
 
         Greedy non-maximum suppression on the grid: a cell is taken when it lies at least
         ``min_distance`` image pixels from every cell taken before. The first is :meth:`best`.
@@ -73,7 +95,8 @@ class Heatmap:
         if k < 1 or min_distance < 0:
             raise ValueError(f"need k >= 1 and min_distance >= 0, got k={k}, min_distance={min_distance}")
         values = self.grid.reshape(-1).float()
-        order = torch.argsort(values, descending=True, stable=True)
+        scores = self.ranking().grid.reshape(-1).float()
+        order = torch.argsort(scores, descending=True, stable=True)
         pixels = self.cell_pixels()[order.numpy()]
         taken: list[int] = []
         for index, pixel in enumerate(pixels):
@@ -81,26 +104,34 @@ class Heatmap:
                 taken.append(index)
                 if len(taken) == k:
                     break
-        return pixels[taken], values[order[taken]].numpy().astype(float)
+        return (pixels[taken], values[order[taken]].numpy().astype(float),
+                scores[order[taken]].numpy().astype(float))
 
     def cell_pixels(self) -> np.ndarray:
         """Image pixel ``(x, y)`` of every grid cell, row-major ``(h * w, 2)``, clipped to the image."""
-        h, w = self.grid.shape
-        index = torch.arange(h * w)
-        cells = torch.stack([index % w, index // w], dim=-1).float()
-        limits = np.array([self.image_size[1] - 1, self.image_size[0] - 1], dtype=float)
-        return np.clip(grid_to_pixel(cells, self.image_size, (h, w)).numpy(), 0.0, limits)
+        return cell_pixels(tuple(self.grid.shape), self.image_size)
 
     def candidates(self, search: PeakSearch) -> list[tuple[np.ndarray, float]]:
-        """The peaks ``search`` allows, best first: ``(pixel (2,), value)``; the best always."""
-        pixels, values = self.peaks(max(1, search.candidates), search.candidate_distance)
-        return [(pixel, float(value)) for pixel, value in zip(pixels, values)
-                if value >= search.candidate_ratio * values[0]]
+        """The peaks ``search`` allows (ranking within ``candidate_ratio`` of the best), best
+        first: ``(pixel (2,), value)``; the best always."""
+        pixels, values, scores = self._peaks(max(1, search.candidates), search.candidate_distance)
+        return [(pixel, float(value)) for pixel, value, score in zip(pixels, values, scores)
+                if score >= search.candidate_ratio * scores[0]]
 
     def upsampled(self) -> Tensor:
         """The heatmap at image resolution ``(H, W)`` (bilinear, same grid convention as matching)."""
         return F.interpolate(self.grid[None, None], size=self.image_size, mode="bilinear",
                              align_corners=False)[0, 0]
+
+
+def cell_pixels(grid_size: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
+    """Image pixel ``(x, y)`` of every cell of a ``grid_size (h, w)`` grid over an ``image_size
+    (H, W)`` image, row-major ``(h * w, 2)``, clipped to the image."""
+    h, w = grid_size
+    index = torch.arange(h * w)
+    cells = torch.stack([index % w, index // w], dim=-1).float()
+    limits = np.array([image_size[1] - 1, image_size[0] - 1], dtype=float)
+    return np.clip(grid_to_pixel(cells, image_size, (h, w)).numpy(), 0.0, limits)
 
 
 def _grid(descriptors: Tensor) -> Tensor:

@@ -42,7 +42,7 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, FingerClearance):
 
     max_opening: float = 0.085
     margin: float = 0.01
-    min_confidence: float = 0.3
+    min_confidence: float = 0.25  # as the suction gate: the worst tenth of calibrated true matches
     eta: float = DEFAULT_ETA
     min_separation: float = 0.005
     fit_face: bool = True
@@ -72,13 +72,16 @@ class ParallelGrasp(Refusable):
 def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarray,
                    intrinsics: Intrinsics, *, T_target_camera: np.ndarray | None = None,
                    target_frame: str = "target", workspace: WorkspaceBox | None = None,
-                   config: ParallelGripperConfig = ParallelGripperConfig()) -> ParallelGrasp:
+                   config: ParallelGripperConfig = ParallelGripperConfig(),
+                   appearance: Tensor | None = None) -> ParallelGrasp:
     """Parallel grasp across the object's two axis keypoints: the first keypoint pair (best
     heatmap peak first) that gives one, else the refusal of the best pair.
 
     ``descriptors (1, D, h, w)`` of the new image, ``axis_keypoints (2, D)`` (rows a, b),
     ``depth (H, W)`` metres aligned with the image (NaN = invalid), ``T_target_camera (4, 4)``
-    maps camera points to the target frame, where ``workspace`` is checked.
+    maps camera points to the target frame, where ``workspace`` is checked; ``appearance
+    (h, w)`` weights rank the keypoint matches (``grasping.appearance.appearance_weights``),
+    the confidences stay the heatmaps' values.
     """
     if axis_keypoints.ndim != 2 or axis_keypoints.shape[0] != 2:
         raise ValueError(f"expected the two axis keypoint descriptors as (2, D), "
@@ -93,27 +96,31 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     reach = intrinsics.fx * config.max_opening / nearest if nearest > 0 else np.inf
     return first_granted(_grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
                                           T_target_camera, target_frame, workspace, config)
-                         for pixels, confidences in _keypoint_pairs(maps, reach, image_size, config))
+                         for pixels, confidences in _keypoint_pairs(maps, appearance, reach, image_size, config))
 
 
-def _keypoint_pairs(maps: Tensor, reach: float, image_size: tuple[int, int],
+def _keypoint_pairs(maps: Tensor, weights: Tensor | None, reach: float, image_size: tuple[int, int],
                     search: PeakSearch) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Candidate ``(pixels (2, 2), values (2,))`` pairs, best (highest weaker value) first.
+    """Candidate ``(pixels (2, 2), values (2,))`` pairs of the two keypoints' ``maps (2, h, w)``,
+    best first by the weaker keypoint's ranking (``maps * weights``); the values are the maps'.
 
-    Each keypoint's heatmap peaks (``search``) in turn anchor a pair; the other keypoint is its
-    best match within ``reach`` pixels of the anchor. Pairs scoring under ``candidate_ratio`` x
-    the best pair are dropped, repeated pairs kept once, at most ``candidates`` returned.
+    Each keypoint's ranking peaks (``search``) in turn anchor a pair; the other keypoint is its
+    best-ranked match within ``reach`` pixels of the anchor. Pairs scoring under
+    ``candidate_ratio`` x the best pair are dropped, repeated pairs kept once, at most
+    ``candidates`` returned.
     """
+    ranking = maps if weights is None else maps * weights.to(maps.dtype)
     pixels = Heatmap(maps[0], image_size).cell_pixels()
+    scores = ranking.reshape(2, -1).numpy().astype(float)
     values = maps.reshape(2, -1).numpy().astype(float)
     found: dict[tuple[int, int], float] = {}
     for anchor in (0, 1):
-        for pixel, _ in Heatmap(maps[anchor], image_size).candidates(search):
+        for pixel, _ in Heatmap(ranking[anchor], image_size).candidates(search):
             at = int(np.argmin(np.hypot(*(pixels - pixel).T)))
             near = np.hypot(*(pixels - pixels[at]).T) <= reach
-            other = int(np.where(near, values[1 - anchor], -np.inf).argmax())
+            other = int(np.where(near, scores[1 - anchor], -np.inf).argmax())
             pair = (at, other) if anchor == 0 else (other, at)
-            found[pair] = min(values[0, pair[0]], values[1, pair[1]])
+            found[pair] = min(scores[0, pair[0]], scores[1, pair[1]])
     ranked = sorted(found, key=found.get, reverse=True)
     best = found[ranked[0]]
     return [(pixels[list(pair)], values[[0, 1], list(pair)]) for pair in ranked[:max(1, search.candidates)]

@@ -57,7 +57,8 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
                   T_target_camera: np.ndarray | None = None, target_frame: str = "target",
                   workspace: WorkspaceBox | None = None,
                   config: SuctionConfig = SuctionConfig()) -> SuctionGrasp:
-    """Suction grasp at the first heatmap peak that passes every check, else the best peak's refusal.
+    """Suction grasp at the first heatmap peak (in ranking order) that passes every check, the
+    confidence gate included, else the best peak's refusal.
 
     ``depth (H, W)`` metres aligned with the image (NaN = invalid, see ``depth_in_metres``);
     ``T_target_camera (4, 4)`` maps camera points to the target frame; ``workspace`` is checked
@@ -66,19 +67,17 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
     if tuple(depth.shape) != heatmap.image_size:
         raise ValueError(f"depth image of shape {depth.shape} is not aligned with the "
                          f"{heatmap.image_size} image the heatmap was made for")
-    candidates = heatmap.candidates(config)
-    best_pixel, best_value = candidates[0]
-    rejection = check_confidence(best_value, config.min_confidence, "heatmap")
-    if rejection:
-        return SuctionGrasp(best_pixel, best_value, rejection)
     return first_granted(_grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace,
-                                   config) for pixel, value in candidates)
+                                   config) for pixel, value in heatmap.candidates(config))
 
 
 def _grasp_at(pixel: np.ndarray, confidence: float, depth: np.ndarray, intrinsics: Intrinsics,
               T_target_camera: np.ndarray | None, target_frame: str, workspace: WorkspaceBox | None,
               config: SuctionConfig) -> SuctionGrasp:
     """The suction grasp at one pixel, or why there is none."""
+    rejection = check_confidence(confidence, config.min_confidence, "heatmap")
+    if rejection:
+        return SuctionGrasp(pixel, confidence, rejection)
     where = f"({pixel[0]:.1f}, {pixel[1]:.1f})"
     patch = config.patch(intrinsics, depth, pixel)
     if patch is None:

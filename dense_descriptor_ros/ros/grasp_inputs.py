@@ -1,9 +1,10 @@
-"""Parameters every grasp node shares: database, model hash and eta, camera pose, workspace, frames.
+"""Parameters every grasp node shares: database, model hash and eta, colour check, camera pose,
+workspace, frames.
 
 The heatmap and oriented-grasp nodes read the same keypoint database, key it by the same
-checkpoint hash, score heatmaps with the same distance scale and place grasps with the same
-camera pose and workspace box, so both declare these parameters here, under the same names and
-with the same checks.
+checkpoint hash, score heatmaps with the same distance scale and colour check and place grasps
+with the same camera pose and workspace box, so both declare these parameters here, under the
+same names and with the same checks.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from rclpy.node import Node
 
+from dense_descriptor_ros.grasping.appearance import AppearanceCheck
 from dense_descriptor_ros.grasping.heatmap import model_eta
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.grasping.transforms import StaticCameraPose
@@ -38,6 +40,7 @@ class GraspInputs:
     database: KeypointDatabase
     model_hash: str
     eta: float  # heatmap distance scale
+    appearance: AppearanceCheck  # colour weighting of heatmaps (power 0: off)
     target_frame: str
     workspace: WorkspaceBox | None
     frames: FrameInput
@@ -48,6 +51,11 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     database = declare(node, "database", "", "keypoint database file (created when missing)")
     model_path = declare(node, "model_path", "", "checkpoint the descriptors come from; its hash keys the database")
     eta = declare(node, "eta", 0.0, "heatmap distance scale eta; 0: the model's calibrated one (ddr calibrate)")
+    appearance = AppearanceCheck(
+        radius=declare(node, "appearance_radius", AppearanceCheck.radius,
+                       "colour check: disk radius (px) compared around clicks and heatmap cells"),
+        power=declare(node, "appearance_power", AppearanceCheck.power,
+                      "colour check: heatmap weight (similarity / best) ** power; 0: descriptors alone"))
     target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")
     camera_pose = declare(node, "camera_pose", [], "static T_target_camera: 16 row-major values or "
                           "x y z qx qy qz qw; empty: grasps stay in the camera frame")
@@ -65,4 +73,4 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     frames = FrameInput(node, on_frame, pose_source=pose_source, target_frame=target_frame,
                         tolerance_s=tolerance)
     return GraspInputs(Path(database), KeypointDatabase(database), file_hash(model_path), eta,
-                       target_frame if pose_source else "", workspace, frames)
+                       appearance, target_frame if pose_source else "", workspace, frames)

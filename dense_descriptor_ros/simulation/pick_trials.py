@@ -17,12 +17,13 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..geometry.camera import project, transform_points
+from ..grasping.appearance import AppearanceCheck, appearance_weights, stored_signatures
 from ..grasping.heatmap import DEFAULT_ETA, Heatmap, keypoint_heatmaps, object_heatmaps
 from ..grasping.keypoint_db import KeypointDatabase, embed_image
-from ..grasping.oriented import ParallelGripperConfig, finger_points, oriented_grasp
+from ..grasping.oriented import ParallelGrasp, ParallelGripperConfig, finger_points, oriented_grasp
 from ..grasping.overlay import heatmap_overlay
 from ..grasping.pose import Pose, approach_rotation
-from ..grasping.suction import SuctionConfig, suction_grasp
+from ..grasping.suction import SuctionConfig, SuctionGrasp, suction_grasp
 from ..model.inference import prepare_for_inference
 from . import scene as scene_mod
 from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCupSpec, open_cell
@@ -78,11 +79,13 @@ class _Grasp:
 
 class PickTrials:
     """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``);
-    ``eta``: the model's heatmap distance scale (``grasping.heatmap.model_eta``)."""
+    ``eta``: the model's heatmap distance scale (``grasping.heatmap.model_eta``); ``appearance``:
+    how heatmaps are weighted by colours like the clicks' (``power=0``: descriptors alone)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: torch.nn.Module | None,
                  model_hash: str | None, size: tuple[int, int], seed: int = 0, oracle: bool = False,
-                 config: PickConfig = PickConfig(), eta: float = DEFAULT_ETA) -> None:
+                 config: PickConfig = PickConfig(), eta: float = DEFAULT_ETA,
+                 appearance: AppearanceCheck = AppearanceCheck()) -> None:
         if not oracle and (model is None or not model_hash):
             raise ValueError("perception-driven trials need a model and its hash (or use oracle mode)")
         self.reference, self.kind, self.size = reference, kind, size
@@ -99,13 +102,17 @@ class PickTrials:
             finger_depth=config.executor.finger_depth, finger_thickness=jaw.finger_thickness,
             finger_width=jaw.finger_width, open_extra=config.executor.open_margin)
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
+        self.appearance = appearance
         self.keypoints: dict[str, torch.Tensor] = {}
+        self.signatures: dict[str, np.ndarray] = {}
         if not oracle:
             with KeypointDatabase(reference.database, create=False) as db:
                 if kind == "suction":
                     self.keypoints = db.preference_descriptors(model_hash, list(self.faces))
                 else:
                     self.keypoints = {name: db.axis_descriptors(model_hash, name) for name in self.faces}
+                if appearance.power > 0:
+                    self.signatures = stored_signatures(db, self.faces, axis=kind == "parallel", check=appearance)
 
     def run(self, index: int) -> tuple[TrialResult, np.ndarray]:
         """Trial ``index``: its result and an overlay image ``(H, W, 3)`` uint8."""
@@ -140,36 +147,40 @@ class PickTrials:
         descriptors = embed_image(self.model, frame.rgb)
         timings["descriptors"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
+        weights = appearance_weights(frame.rgb, self.signatures, tuple(descriptors.shape[-2:]), self.appearance)
         if self.kind == "suction":
-            maps = object_heatmaps(descriptors, self.keypoints, image_size, self.eta)
-            scores = {name: heatmap.best()[1] for name, heatmap in maps.items()}
-        else:  # a face scores by its worse-found axis keypoint
-            per_key = {name: keypoint_heatmaps(descriptors, keys, self.eta) for name, keys in self.keypoints.items()}
+            maps = {name: heatmap.with_weights(weights.get(name))
+                    for name, heatmap in object_heatmaps(descriptors, self.keypoints, image_size, self.eta).items()}
+            scores = {name: heatmap.ranking().best()[1] for name, heatmap in maps.items()}
+        else:  # a face ranks by its worse-found axis keypoint
+            per_key = {name: keypoint_heatmaps(descriptors, keys, self.eta) * weights.get(name, 1.0)
+                       for name, keys in self.keypoints.items()}
             maps = {name: Heatmap(grids.mean(dim=0), image_size) for name, grids in per_key.items()}
             scores = {name: float(grids.flatten(1).max(dim=1).values.min()) for name, grids in per_key.items()}
-        face = max(scores, key=scores.get)
+        best = max(scores.values())
         timings["heatmap"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
         depth = np.where(frame.depth > 0, frame.depth, np.nan)
         common = dict(T_target_camera=frame.T_world_camera, target_frame=WORLD_FRAME, workspace=BIN_WORKSPACE)
-        if self.kind == "suction":
-            found = suction_grasp(maps[face], depth, frame.intrinsics, config=self.suction_config, **common)
-            width = None
-        else:  # faces scoring nearly as well as the best, in turn, until one gives a grasp
-            found = None
-            ratio = self.gripper_config.candidate_ratio
-            for name in [name for name in sorted(scores, key=scores.get, reverse=True)
-                         if scores[name] >= ratio * scores[face]]:
-                grasp = oriented_grasp(descriptors, self.keypoints[name], depth, frame.intrinsics,
-                                       config=self.gripper_config, **common)
-                if grasp.ok:
-                    found, face = grasp, name
-                    break
-                found = found or grasp
-            width = found.width
+
+        def grasp_on(name: str) -> SuctionGrasp | ParallelGrasp:
+            if self.kind == "suction":
+                return suction_grasp(maps[name], depth, frame.intrinsics, config=self.suction_config, **common)
+            return oriented_grasp(descriptors, self.keypoints[name], depth, frame.intrinsics,
+                                  config=self.gripper_config, appearance=weights.get(name), **common)
+
+        ratio = (self.suction_config if self.kind == "suction" else self.gripper_config).candidate_ratio
+        attempts = []  # faces ranking nearly as well as the best, in turn, until one gives a grasp
+        for name in sorted(scores, key=scores.get, reverse=True):
+            if scores[name] < ratio * best or (attempts and attempts[-1][1].ok):
+                break
+            attempts.append((name, grasp_on(name)))
+        face, found = next(((name, grasp) for name, grasp in attempts if grasp.ok), attempts[0])
+        width = found.width if self.kind == "parallel" else None
         timings["grasp"] = 1000 * (time.perf_counter() - began)
         detail = "grasp" if found.ok else f"rejected: {found.rejection}"
-        return _Grasp(found.pose_target, width, face, scores[face], detail, maps[face])
+        confidence = found.confidence if self.kind == "suction" else float(found.confidences.min())
+        return _Grasp(found.pose_target, width, face, confidence, detail, maps[face].ranking())
 
     def _oracle_grasp(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
         """Ground-truth grasp on the annotated face that points most upwards."""

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dense_descriptor_ros.geometry.camera import backproject, transform_points
+from dense_descriptor_ros.grasping.appearance import appearance_weights, colour_signature
 from dense_descriptor_ros.grasping import (EmptyDatabaseError, KeypointDatabase, WorkspaceBox,
                                            describe_pixels, fused_heatmap, suction_grasp)
 from dense_descriptor_ros.model import load_checkpoint
@@ -110,8 +111,10 @@ def test_clicks_annotate_and_a_frame_gives_the_core_grasp(ros, checkpoint: Path,
     ros.spin_until(lambda: False, 0.3)  # Float32 has no stamp: let this frame's confidence arrive
     keypoints = torch.from_numpy(expected)
     grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
-    core = suction_grasp(fused_heatmap(grid, keypoints, (RGB.shape[0], RGB.shape[1])), DEPTH.astype(float),
-                         CAMERA, T_target_camera=T_WORLD_CAMERA, target_frame="world",
+    signature = colour_signature(RGB, np.array([MOUSE_PIXEL, RVIZ_PIXEL]))  # the node's colour check
+    weights = appearance_weights(RGB, {"box": signature}, tuple(grid.shape[-2:]))["box"]
+    heatmap = fused_heatmap(grid, keypoints, (RGB.shape[0], RGB.shape[1])).with_weights(weights)
+    core = suction_grasp(heatmap, DEPTH.astype(float), CAMERA, T_target_camera=T_WORLD_CAMERA, target_frame="world",
                          workspace=WorkspaceBox(*map(tuple, WORKSPACE)))
     assert core.ok and grasp.header.frame_id == "world"
     p, o = grasp.pose.position, grasp.pose.orientation
@@ -198,3 +201,19 @@ def test_heatmaps_use_the_models_calibrated_eta_unless_one_is_set(ros, checkpoin
     assert node.inputs.eta == 0.7
     node, _ = start(ros, calibrated, tmp_path / "c.db", eta=0.4)
     assert node.inputs.eta == 0.4
+
+
+def test_colour_check_parameters_reach_the_core(ros, checkpoint: Path, tmp_path: Path) -> None:
+    from dense_descriptor_ros.grasping.appearance import AppearanceCheck
+
+    node, _ = start(ros, checkpoint, tmp_path / "a.db")
+    assert node.inputs.appearance == AppearanceCheck()
+    node, _ = start(ros, checkpoint, tmp_path / "b.db", appearance_radius=12.0, appearance_power=0.0)
+    assert node.inputs.appearance == AppearanceCheck(radius=12.0, power=0.0)
+    with KeypointDatabase(tmp_path / "b.db") as db:
+        db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), np.ones((1, 16), np.float32), file_hash(checkpoint),
+                           "test")
+    node.load_keypoints()
+    assert node.count() == 1 and node.signatures == {}  # power 0: descriptors alone
+    with pytest.raises(ValueError, match="power must be >= 0"):
+        start(ros, checkpoint, tmp_path / "c.db", appearance_power=-1.0)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from dense_descriptor_ros.grasping import KeypointDatabase, describe_pixels, oriented_grasp
+from dense_descriptor_ros.grasping.appearance import appearance_weights, colour_signature
 from dense_descriptor_ros.model import load_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
 from grasp_scene import CAMERA, CAMERA_POSE, DEPTH, RGB, T_WORLD_CAMERA, CameraProbe, make_checkpoint
@@ -70,8 +71,10 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     ros.spin_until(lambda: False, 0.2)
     grasp = next(g for g in grasps if g.header.stamp == stamp)
     grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
+    signature = colour_signature(RGB, np.mean([AXIS_A, AXIS_B], axis=0))  # the node's colour check
+    weights = appearance_weights(RGB, {"mug": signature}, tuple(grid.shape[-2:]))["mug"]
     core = oriented_grasp(grid, torch.from_numpy(expected), BOX_DEPTH.astype(float), CAMERA,
-                          T_target_camera=T_WORLD_CAMERA, target_frame="world")
+                          T_target_camera=T_WORLD_CAMERA, target_frame="world", appearance=weights)
     assert core.ok and core.axis_from == "narrow side", core.rejection
     p, o = grasp.pose.position, grasp.pose.orientation
     assert grasp.header.frame_id == "world"

@@ -5,7 +5,8 @@ Subscribes (relative names, remap them): ``descriptors`` (``32FC<D>`` from descr
 ``/clicked_point`` (RViz Publish Point, in the camera or target frame) and
 ``heatmap/overlay_mouse_left`` (rqt_image_view clicks on the overlay, pixels).
 
-Publishes for every frame with annotations: ``heatmap`` (32FC1, stride-8 grid or image size),
+Publishes for every frame with annotations: ``heatmap`` (32FC1, stride-8 grid or image size;
+weighted by the colour check of ``grasping.appearance`` unless ``appearance_power`` is 0),
 ``heatmap/overlay`` (rgb8), ``grasp/confidence`` (Float32), ``grasp`` (PoseStamped, only when
 the grasp passes confidence, depth and workspace checks), ``grasp/candidates`` (PoseArray, the
 top-k peaks) and ``grasp/markers``. With an empty database only the overlay (the plain image,
@@ -29,6 +30,7 @@ from std_msgs.msg import Float32
 from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.grasping.annotation import descriptor_at
+from dense_descriptor_ros.grasping.appearance import appearance_weights, stored_signatures
 from dense_descriptor_ros.grasping.candidates import candidate_poses
 from dense_descriptor_ros.grasping.heatmap import Heatmap, object_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
@@ -74,6 +76,7 @@ class HeatmapNode(Node):
         self.export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")
         self.inputs = declare_grasp_inputs(self, self.on_frame)
         self.keypoints: dict[str, torch.Tensor] | None = None
+        self.signatures: dict[str, np.ndarray] = {}
         self.session_clicks: list[int] = []
         self.processed = 0
         self.load_keypoints()
@@ -100,6 +103,8 @@ class HeatmapNode(Node):
         returns how many are in use."""
         try:
             self.keypoints = self.inputs.database.preference_descriptors(self.inputs.model_hash, self.pick_objects or None)
+            self.signatures = (stored_signatures(self.inputs.database, self.keypoints, check=self.inputs.appearance)
+                               if self.inputs.appearance.power > 0 else {})
         except EmptyDatabaseError as exc:
             self.keypoints = None
             self.get_logger().warning(str(exc), throttle_duration_sec=10.0)
@@ -125,8 +130,11 @@ class HeatmapNode(Node):
         except ValueError as exc:  # descriptors of another dimension than the stored ones
             self.get_logger().error(f"no heatmap for this frame: {exc}", throttle_duration_sec=ERROR_LOG_PERIOD_S)
             return
-        best = max(maps.values(), key=lambda heatmap: heatmap.best()[1])
-        combined = Heatmap(torch.stack([m.grid for m in maps.values()]).amax(dim=0), frame.image_size)
+        weights = appearance_weights(frame.rgb, self.signatures, tuple(frame.descriptors.shape[-2:]),
+                                     self.inputs.appearance)
+        maps = {name: heatmap.with_weights(weights.get(name)) for name, heatmap in maps.items()}
+        best = max(maps.values(), key=lambda heatmap: heatmap.ranking().best()[1])
+        combined = Heatmap(torch.stack([m.ranking().grid for m in maps.values()]).amax(dim=0), frame.image_size)
         self.publish_heatmap(frame, combined)
         self.publish_grasp(frame, best)
         self.processed += 1

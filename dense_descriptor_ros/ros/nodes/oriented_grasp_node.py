@@ -10,7 +10,8 @@ a half-done pair; ``~/save`` and ``~/reload`` as in heatmap_node.
 Publishes ``oriented_grasp/overlay`` (rgb8, both keypoint heatmaps), ``oriented_grasp/confidence``
 (Float32, the weaker keypoint's value), and when the grasp passes its checks
 ``oriented_grasp`` (PoseStamped: z approach, y closing axis) with ``oriented_grasp/width``
-(Float32, metres) and ``oriented_grasp/markers``.
+(Float32, metres) and ``oriented_grasp/markers``. Unless ``appearance_power`` is 0, keypoint
+pairs are ranked by the colour check of ``grasping.appearance`` as well.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.geometry.camera import transform_points
 from dense_descriptor_ros.grasping.annotation import AxisClicks, descriptor_at
+from dense_descriptor_ros.grasping.appearance import appearance_weights, stored_signatures
 from dense_descriptor_ros.grasping.heatmap import Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, finger_points, oriented_grasp
@@ -53,7 +55,8 @@ class OrientedGraspNode(Node):
         self.config = ParallelGripperConfig(
             max_opening=declare(self, "max_opening", 0.085, "gripper maximum opening (m)"),
             margin=declare(self, "margin", 0.01, "added to the measured grasp width (m)"),
-            min_confidence=declare(self, "min_confidence", 0.3, "minimum per-keypoint heatmap value"),
+            min_confidence=declare(self, "min_confidence", ParallelGripperConfig.min_confidence,
+                                   "minimum per-keypoint heatmap value"),
             fit_face=declare(self, "fit_face", True, "close across the flat face outlined in depth at the "
                              "keypoints (boxes); false: the keypoints alone set axis and width"),
             face_tolerance=declare(self, "face_tolerance", 0.004, "depth off a face's plane that still belongs "
@@ -68,6 +71,7 @@ class OrientedGraspNode(Node):
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")
         export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")
         self.axis: torch.Tensor | None = None
+        self.signature: dict[str, np.ndarray] = {}  # the colours halfway between its axis keypoints
         self.pending = AxisClicks()
         self.processed = 0
 
@@ -89,6 +93,9 @@ class OrientedGraspNode(Node):
         """Cache the current object's two axis descriptors ``(2, D)``, or None (logged)."""
         try:
             self.axis = self.inputs.database.axis_descriptors(self.inputs.model_hash, self.object)
+            self.signature = (stored_signatures(self.inputs.database, [self.object], axis=True,
+                                                check=self.inputs.appearance)
+                              if self.inputs.appearance.power > 0 else {})
             return f"axis keypoints of {self.object!r} in use"
         except EmptyDatabaseError as exc:
             self.axis = None
@@ -107,10 +114,12 @@ class OrientedGraspNode(Node):
             self.overlay_pub.publish(numpy_to_image(frame.rgb, "rgb8", Image, header=frame.header))
             return
         try:
+            weights = appearance_weights(frame.rgb, self.signature, tuple(frame.descriptors.shape[-2:]),
+                                         self.inputs.appearance).get(self.object)
             maps = keypoint_heatmaps(frame.descriptors, self.axis, self.config.eta)
             grasp = oriented_grasp(frame.descriptors, self.axis, frame.depth, frame.intrinsics,
                                    T_target_camera=frame.T_target_camera, target_frame=self.inputs.target_frame,
-                                   workspace=self.inputs.workspace, config=self.config)
+                                   workspace=self.inputs.workspace, config=self.config, appearance=weights)
         except ValueError as exc:
             self.get_logger().error(f"no oriented grasp for this frame: {exc}",
                                     throttle_duration_sec=ERROR_LOG_PERIOD_S)

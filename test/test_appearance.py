@@ -61,9 +61,13 @@ def test_weights_favour_the_clicked_colour_and_are_relative() -> None:
     assert weights.shape == GRID and weights.dtype == torch.float32
     assert float(weights.max()) == pytest.approx(1.0)
     red, blue, grey = float(weights[5, 3]), float(weights[5, 11]), float(weights[1, 8])
-    assert red > 0.9 and blue < 1e-6 and grey < 1e-6
-    off = appearance_weights(image, {"red box": signature}, GRID, replace(CHECK, power=0.0))["red box"]
-    assert torch.equal(off, torch.ones(GRID))
+    assert red > 0.9 and blue == 0.0 and grey == 0.0  # other colours: below min_similarity
+    # a cell whose disk reaches a little into the red square: some red, below the gate
+    ungated = appearance_weights(image, {"red box": signature}, GRID, replace(CHECK, min_similarity=0.0))["red box"]
+    assert float(weights[5, 1]) == 0.0 and 0.0 < float(ungated[5, 1]) < 0.1
+    assert float(ungated[5, 3]) == pytest.approx(red)
+    off = appearance_weights(image, {"red box": signature}, GRID, replace(CHECK, power=0.0, min_similarity=0.0))
+    assert torch.equal(off["red box"], torch.ones(GRID))
 
 
 def two_matches() -> Heatmap:
@@ -143,7 +147,8 @@ def test_signatures_come_from_the_stored_clicks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kwargs, message", [({"radius": 0.0}, "radius must be > 0"),
                                              ({"hue_bins": 0}, "bins >= 1"),
-                                             ({"power": -1.0}, "power must be >= 0")])
+                                             ({"power": -1.0}, "power must be >= 0"),
+                                             ({"min_similarity": 1.0}, r"min_similarity must be in \[0, 1\)")])
 def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AppearanceCheck(**kwargs)
@@ -169,3 +174,23 @@ def test_a_peak_below_the_gate_is_skipped_for_the_next_ranked_one() -> None:
     weak = suction_grasp(Heatmap(grid, (CAMERA.height, CAMERA.width), torch.where(weights < 1, 0.0, 1.0)),
                          box_on_floor(), CAMERA)
     assert weak.reason == RejectReason.LOW_CONFIDENCE and weak.confidence == pytest.approx(0.20)
+
+
+def test_nothing_with_the_annotations_colours_is_refused_not_grasped() -> None:
+    """A heap without the product: every cell's colours fail the gate, so no candidate exists."""
+    image = two_patches()
+    yellow = colour_signature(np.full((32, 32, 3), YELLOW, np.uint8), np.array([[16.0, 16.0]]))
+    weights = appearance_weights(image, {"yellow": yellow}, GRID)["yellow"]
+    assert float(weights.max()) == 0.0
+    heatmap = two_matches().with_weights(weights)
+    assert heatmap.candidates(SuctionConfig()) == [] and len(heatmap.peaks(5)[0]) == 0
+    with pytest.raises(ValueError, match="weight 0"):
+        heatmap.best()
+    grasp = suction_grasp(heatmap, box_on_floor(), CAMERA)
+    assert grasp.reason == RejectReason.UNLIKE_ANNOTATION and grasp.pose_camera is None
+    assert grasp.confidence == pytest.approx(0.80)  # the descriptors' best, for the operator to read
+    depth = plane_depth(tilted_normal(0, 0), np.array([0.0, 0.0, 0.5]))
+    grid, keypoints = planted_scene()
+    parallel = oriented_grasp(grid, keypoints, depth, CAMERA, config=KEYPOINTS_ONLY, appearance=torch.zeros(GRID))
+    assert parallel.reason == RejectReason.UNLIKE_ANNOTATION and parallel.pose_camera is None
+    np.testing.assert_allclose(parallel.pixels, [cell_pixel((5, 5)), cell_pixel((9, 7))])

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.evaluation.report import markdown_table
+from dense_descriptor_ros.grasping.appearance import AppearanceCheck
 from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
 
 GRIPPERS = ("suction", "parallel")
@@ -50,9 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pick.add_argument("--size", type=parse_size, default=(240, 320), help="image size HxW")
     pick.add_argument("--seed", type=int, default=0)
     pick.add_argument("--overlays", type=int, default=5, help="overlay PNGs for the first N trials")
-    pick.add_argument("--appearance-power", type=float, default=None,
-                      help="power of the colour check's heatmap weights (grasping.appearance; "
-                           "default: the check's own, 0: descriptors alone)")
+    pick.add_argument("--appearance-power", type=float, default=AppearanceCheck.power,
+                      help="power of the colour check's heatmap weights (grasping.appearance; 0: no "
+                           "ranking; with --appearance-min-similarity 0: descriptors alone)")
+    pick.add_argument("--appearance-min-similarity", type=float, default=AppearanceCheck.min_similarity,
+                      help="the colour check's gate: less alike cells are never grasped (0: no gate)")
     pick.add_argument("--oracle", action="store_true",
                       help="grasp from the ground-truth annotated points (gripper physics alone)")
     pick.set_defaults(func=run_pick)
@@ -75,8 +78,9 @@ def run_pick(args: argparse.Namespace) -> int:
         raise ValueError(f"--trials must be at least 1, got {args.trials}")
     if (args.model is None) != args.oracle:
         raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
+    appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
     summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
-                          args.seed, args.overlays, args.appearance_power)
+                          args.seed, args.overlays, appearance)
     row = summary_row(summary)
     print(markdown_table([row], list(row)))
     print(f"results: {args.out / 'results.json'}")
@@ -84,16 +88,16 @@ def run_pick(args: argparse.Namespace) -> int:
 
 
 def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
-                size: tuple[int, int], seed: int, overlays: int, appearance_power: float | None = None) -> dict:
-    """Run ``trials`` picks (oracle grasps when ``model_path`` is None); writes results.json
-    and the first ``overlays`` overlay PNGs to ``out``; returns the summary. ``appearance_power``
-    overrides the colour check's weight (0: off)."""
-    from dataclasses import asdict, replace
+                size: tuple[int, int], seed: int, overlays: int,
+                appearance: AppearanceCheck = AppearanceCheck()) -> dict:
+    """Run ``trials`` picks (oracle grasps when ``model_path`` is None) with the colour check
+    ``appearance``; writes results.json and the first ``overlays`` overlay PNGs to ``out``;
+    returns the summary."""
+    from dataclasses import asdict
 
     import numpy as np
     from PIL import Image
 
-    from dense_descriptor_ros.grasping.appearance import AppearanceCheck
     from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, model_eta
     from dense_descriptor_ros.simulation.pick_trials import PickTrials, summarise
     from dense_descriptor_ros.simulation.reference import ReferenceAnnotation
@@ -105,7 +109,6 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
     if not oracle:
         model, meta = load_checkpoint(model_path)
         model_hash, eta = file_hash(model_path), model_eta(meta)
-    appearance = AppearanceCheck() if appearance_power is None else replace(AppearanceCheck(), power=appearance_power)
     runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta, appearance=appearance)
     out.mkdir(parents=True, exist_ok=True)
     results = []

@@ -50,7 +50,8 @@ class Heatmap:
 
     ``weights (h, w)`` in [0, 1], when given, rank the cells (``grid * weights``, e.g. the colour
     check of ``grasping.appearance``) while the values handed out stay the heatmap's own: another
-    cue may reorder the candidates, but confidence remains the descriptors' match.
+    cue may reorder the candidates, but confidence remains the descriptors' match. Cells of
+    weight 0 are never peaks.
     """
 
     grid: Tensor
@@ -79,10 +80,13 @@ class Heatmap:
     def best(self) -> tuple[np.ndarray, float]:
         """Best-ranked pixel ``(2,)`` (x, y in image pixels) and the heatmap value there (confidence)."""
         pixels, values = self.peaks(1)
+        if len(pixels) == 0:
+            raise ValueError("every cell of this heatmap has weight 0: no peak")
         return pixels[0], float(values[0])
 
     def peaks(self, k: int, min_distance: float = 16.0) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``k`` peaks: pixels ``(n, 2)`` (x, y) and heatmap values ``(n,)``, best-ranked first."""
+        """Up to ``k`` peaks: pixels ``(n, 2)`` (x, y) and heatmap values ``(n,)``, best-ranked
+        first (none when every weight is 0)."""
         pixels, values, _ = self._peaks(k, min_distance)
         return pixels, values
 
@@ -97,6 +101,8 @@ class Heatmap:
         values = self.grid.reshape(-1).float()
         scores = self.ranking().grid.reshape(-1).float()
         order = torch.argsort(scores, descending=True, stable=True)
+        if self.weights is not None:
+            order = order[self.weights.reshape(-1)[order] > 0]
         pixels = self.cell_pixels()[order.numpy()]
         taken: list[int] = []
         for index, pixel in enumerate(pixels):
@@ -113,7 +119,7 @@ class Heatmap:
 
     def candidates(self, search: PeakSearch) -> list[tuple[np.ndarray, float]]:
         """The peaks ``search`` allows (ranking within ``candidate_ratio`` of the best), best
-        first: ``(pixel (2,), value)``; the best always."""
+        first: ``(pixel (2,), value)``; the best always, none when every weight is 0."""
         pixels, values, scores = self._peaks(max(1, search.candidates), search.candidate_distance)
         return [(pixel, float(value)) for pixel, value, score in zip(pixels, values, scores)
                 if score >= search.candidate_ratio * scores[0]]

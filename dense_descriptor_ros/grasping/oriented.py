@@ -80,8 +80,8 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     ``descriptors (1, D, h, w)`` of the new image, ``axis_keypoints (2, D)`` (rows a, b),
     ``depth (H, W)`` metres aligned with the image (NaN = invalid), ``T_target_camera (4, 4)``
     maps camera points to the target frame, where ``workspace`` is checked; ``appearance
-    (h, w)`` weights rank the keypoint matches (``grasping.appearance.appearance_weights``),
-    the confidences stay the heatmaps' values.
+    (h, w)`` weights rank the keypoint matches (``grasping.appearance.appearance_weights``;
+    no match where a weight is 0), the confidences stay the heatmaps' values.
     """
     if axis_keypoints.ndim != 2 or axis_keypoints.shape[0] != 2:
         raise ValueError(f"expected the two axis keypoint descriptors as (2, D), "
@@ -94,33 +94,42 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     # the gripper's opening in pixels where it looks largest: at the nearest surface in view
     nearest = np.nanmin(depth) if np.isfinite(depth).any() else np.nan
     reach = intrinsics.fx * config.max_opening / nearest if nearest > 0 else np.inf
+    pairs = _keypoint_pairs(maps, appearance, reach, image_size, config)
+    if not pairs:  # weighted, and no cell has the annotation's colours
+        best = [Heatmap(grid, image_size).best() for grid in maps]
+        return ParallelGrasp(np.stack([pixel for pixel, _ in best]), np.array([value for _, value in best]),
+                             Rejection(RejectReason.UNLIKE_ANNOTATION,
+                                       "no keypoint match lies where the colours are like the annotation's"))
     return first_granted(_grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
                                           T_target_camera, target_frame, workspace, config)
-                         for pixels, confidences in _keypoint_pairs(maps, appearance, reach, image_size, config))
+                         for pixels, confidences in pairs)
 
 
 def _keypoint_pairs(maps: Tensor, weights: Tensor | None, reach: float, image_size: tuple[int, int],
                     search: PeakSearch) -> list[tuple[np.ndarray, np.ndarray]]:
     """Candidate ``(pixels (2, 2), values (2,))`` pairs of the two keypoints' ``maps (2, h, w)``,
-    best first by the weaker keypoint's ranking (``maps * weights``); the values are the maps'.
+    best first by the weaker keypoint's ranking (``maps * weights``; cells of weight 0 never
+    take part); the values are the maps'.
 
     Each keypoint's ranking peaks (``search``) in turn anchor a pair; the other keypoint is its
     best-ranked match within ``reach`` pixels of the anchor. Pairs scoring under
     ``candidate_ratio`` x the best pair are dropped, repeated pairs kept once, at most
     ``candidates`` returned.
     """
-    ranking = maps if weights is None else maps * weights.to(maps.dtype)
     pixels = Heatmap(maps[0], image_size).cell_pixels()
-    scores = ranking.reshape(2, -1).numpy().astype(float)
+    allowed = np.ones(len(pixels), bool) if weights is None else weights.reshape(-1).numpy() > 0
+    scores = (maps if weights is None else maps * weights.to(maps.dtype)).reshape(2, -1).numpy().astype(float)
     values = maps.reshape(2, -1).numpy().astype(float)
     found: dict[tuple[int, int], float] = {}
     for anchor in (0, 1):
-        for pixel, _ in Heatmap(ranking[anchor], image_size).candidates(search):
+        for pixel, _ in Heatmap(maps[anchor], image_size, weights).candidates(search):
             at = int(np.argmin(np.hypot(*(pixels - pixel).T)))
-            near = np.hypot(*(pixels - pixels[at]).T) <= reach
+            near = (np.hypot(*(pixels - pixels[at]).T) <= reach) & allowed
             other = int(np.where(near, scores[1 - anchor], -np.inf).argmax())
             pair = (at, other) if anchor == 0 else (other, at)
             found[pair] = min(scores[0, pair[0]], scores[1, pair[1]])
+    if not found:
+        return []
     ranked = sorted(found, key=found.get, reverse=True)
     best = found[ranked[0]]
     return [(pixels[list(pair)], values[[0, 1], list(pair)]) for pair in ranked[:max(1, search.candidates)]

@@ -67,8 +67,13 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
     if tuple(depth.shape) != heatmap.image_size:
         raise ValueError(f"depth image of shape {depth.shape} is not aligned with the "
                          f"{heatmap.image_size} image the heatmap was made for")
+    candidates = heatmap.candidates(config)
+    if not candidates:  # weighted, and no cell has the annotation's colours
+        pixel, value = Heatmap(heatmap.grid, heatmap.image_size).best()
+        return SuctionGrasp(pixel, value, Rejection(RejectReason.UNLIKE_ANNOTATION,
+                                                    "no heatmap cell's colours are like the annotated spots'"))
     return first_granted(_grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace,
-                                   config) for pixel, value in heatmap.candidates(config))
+                                   config) for pixel, value in candidates)
 
 
 def _grasp_at(pixel: np.ndarray, confidence: float, depth: np.ndarray, intrinsics: Intrinsics,

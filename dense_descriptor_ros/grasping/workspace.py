@@ -26,6 +26,7 @@ class RejectReason(str, enum.Enum):
     OUTSIDE_WORKSPACE = "outside workspace"
     TOO_WIDE = "wider than gripper opening"
     NO_ROOM = "no room for the fingers"
+    UNLIKE_ANNOTATION = "colours unlike the annotation"
     DEGENERATE = "degenerate geometry"
 
 

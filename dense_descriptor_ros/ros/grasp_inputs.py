@@ -40,7 +40,7 @@ class GraspInputs:
     database: KeypointDatabase
     model_hash: str
     eta: float  # heatmap distance scale
-    appearance: AppearanceCheck  # colour weighting of heatmaps (power 0: off)
+    appearance: AppearanceCheck  # colour ranking and gate of heatmap cells
     target_frame: str
     workspace: WorkspaceBox | None
     frames: FrameInput
@@ -55,7 +55,9 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
         radius=declare(node, "appearance_radius", AppearanceCheck.radius,
                        "colour check: disk radius (px) compared around clicks and heatmap cells"),
         power=declare(node, "appearance_power", AppearanceCheck.power,
-                      "colour check: heatmap weight (similarity / best) ** power; 0: descriptors alone"))
+                      "colour check: heatmap weight (similarity / best) ** power; 0: no ranking"),
+        min_similarity=declare(node, "appearance_min_similarity", AppearanceCheck.min_similarity,
+                               "colour check: cells less alike than this are never grasped; 0: no gate"))
     target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")
     camera_pose = declare(node, "camera_pose", [], "static T_target_camera: 16 row-major values or "
                           "x y z qx qy qz qw; empty: grasps stay in the camera frame")

@@ -80,7 +80,7 @@ class _Grasp:
 class PickTrials:
     """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``);
     ``eta``: the model's heatmap distance scale (``grasping.heatmap.model_eta``); ``appearance``:
-    how heatmaps are weighted by colours like the clicks' (``power=0``: descriptors alone)."""
+    how heatmaps are ranked and gated by colours like the clicks' (``grasping.appearance``)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: torch.nn.Module | None,
                  model_hash: str | None, size: tuple[int, int], seed: int = 0, oracle: bool = False,
@@ -111,7 +111,7 @@ class PickTrials:
                     self.keypoints = db.preference_descriptors(model_hash, list(self.faces))
                 else:
                     self.keypoints = {name: db.axis_descriptors(model_hash, name) for name in self.faces}
-                if appearance.power > 0:
+                if appearance.enabled:
                     self.signatures = stored_signatures(db, self.faces, axis=kind == "parallel", check=appearance)
 
     def run(self, index: int) -> tuple[TrialResult, np.ndarray]:

@@ -208,12 +208,13 @@ def test_colour_check_parameters_reach_the_core(ros, checkpoint: Path, tmp_path:
 
     node, _ = start(ros, checkpoint, tmp_path / "a.db")
     assert node.inputs.appearance == AppearanceCheck()
-    node, _ = start(ros, checkpoint, tmp_path / "b.db", appearance_radius=12.0, appearance_power=0.0)
-    assert node.inputs.appearance == AppearanceCheck(radius=12.0, power=0.0)
+    node, _ = start(ros, checkpoint, tmp_path / "b.db", appearance_radius=12.0, appearance_power=0.0,
+                    appearance_min_similarity=0.0)
+    assert node.inputs.appearance == AppearanceCheck(radius=12.0, power=0.0, min_similarity=0.0)
     with KeypointDatabase(tmp_path / "b.db") as db:
         db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), np.ones((1, 16), np.float32), file_hash(checkpoint),
                            "test")
     node.load_keypoints()
-    assert node.count() == 1 and node.signatures == {}  # power 0: descriptors alone
+    assert node.count() == 1 and node.signatures == {}  # no ranking, no gate: descriptors alone
     with pytest.raises(ValueError, match="power must be >= 0"):
         start(ros, checkpoint, tmp_path / "c.db", appearance_power=-1.0)

@@ -6,7 +6,7 @@ Subscribes (relative names, remap them): ``descriptors`` (``32FC<D>`` from descr
 ``heatmap/overlay_mouse_left`` (rqt_image_view clicks on the overlay, pixels).
 
 Publishes for every frame with annotations: ``heatmap`` (32FC1, stride-8 grid or image size;
-weighted by the colour check of ``grasping.appearance`` unless ``appearance_power`` is 0),
+ranked and gated by the colour check of ``grasping.appearance``, see the ``appearance_*`` parameters),
 ``heatmap/overlay`` (rgb8), ``grasp/confidence`` (Float32), ``grasp`` (PoseStamped, only when
 the grasp passes confidence, depth and workspace checks), ``grasp/candidates`` (PoseArray, the
 top-k peaks) and ``grasp/markers``. With an empty database only the overlay (the plain image,
@@ -104,7 +104,7 @@ class HeatmapNode(Node):
         try:
             self.keypoints = self.inputs.database.preference_descriptors(self.inputs.model_hash, self.pick_objects or None)
             self.signatures = (stored_signatures(self.inputs.database, self.keypoints, check=self.inputs.appearance)
-                               if self.inputs.appearance.power > 0 else {})
+                               if self.inputs.appearance.enabled else {})
         except EmptyDatabaseError as exc:
             self.keypoints = None
             self.get_logger().warning(str(exc), throttle_duration_sec=10.0)

@@ -10,8 +10,9 @@ a half-done pair; ``~/save`` and ``~/reload`` as in heatmap_node.
 Publishes ``oriented_grasp/overlay`` (rgb8, both keypoint heatmaps), ``oriented_grasp/confidence``
 (Float32, the weaker keypoint's value), and when the grasp passes its checks
 ``oriented_grasp`` (PoseStamped: z approach, y closing axis) with ``oriented_grasp/width``
-(Float32, metres) and ``oriented_grasp/markers``. Unless ``appearance_power`` is 0, keypoint
-pairs are ranked by the colour check of ``grasping.appearance`` as well.
+(Float32, metres) and ``oriented_grasp/markers``. Keypoint matches are ranked and gated by the
+colour check of ``grasping.appearance`` as well (``appearance_*`` parameters; both power and
+min_similarity 0: descriptors alone).
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class OrientedGraspNode(Node):
             self.axis = self.inputs.database.axis_descriptors(self.inputs.model_hash, self.object)
             self.signature = (stored_signatures(self.inputs.database, [self.object], axis=True,
                                                 check=self.inputs.appearance)
-                              if self.inputs.appearance.power > 0 else {})
+                              if self.inputs.appearance.enabled else {})
             return f"axis keypoints of {self.object!r} in use"
         except EmptyDatabaseError as exc:
             self.axis = None

@@ -126,7 +126,10 @@ def stored_signatures(database: KeypointDatabase, objects: Iterable[str], axis: 
                       check: AppearanceCheck = AppearanceCheck()) -> dict[str, np.ndarray]:
     """Each object's colour signature from the source images the database keeps: around its
     grasp preferences, or with ``axis`` halfway between its two axis keypoints (the face the
-    fingers close on; the keypoints themselves often sit at its edges)."""
+    fingers close on; the keypoints themselves often sit at its edges). None when ``check`` is
+    off: nothing is then compared."""
+    if not check.enabled:
+        return {}
     wanted = set(objects)
     roles = {"axis_a", "axis_b"} if axis else {"preference"}
     by_image: dict[str, dict[int, list[tuple[float, float]]]] = {name: {} for name in wanted}

@@ -69,7 +69,7 @@ def suction_grasp(heatmap: Heatmap, depth: np.ndarray, intrinsics: Intrinsics, *
                          f"{heatmap.image_size} image the heatmap was made for")
     candidates = heatmap.candidates(config)
     if not candidates:  # weighted, and no cell has the annotation's colours
-        pixel, value = Heatmap(heatmap.grid, heatmap.image_size).best()
+        pixel, value = heatmap.with_weights(None).best()
         return SuctionGrasp(pixel, value, Rejection(RejectReason.UNLIKE_ANNOTATION,
                                                     "no heatmap cell's colours are like the annotated spots'"))
     return first_granted(_grasp_at(pixel, value, depth, intrinsics, T_target_camera, target_frame, workspace,

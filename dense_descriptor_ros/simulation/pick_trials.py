@@ -24,6 +24,7 @@ from ..grasping.oriented import ParallelGrasp, ParallelGripperConfig, finger_poi
 from ..grasping.overlay import heatmap_overlay
 from ..grasping.pose import Pose, approach_rotation
 from ..grasping.suction import SuctionConfig, SuctionGrasp, suction_grasp
+from ..grasping.workspace import first_granted
 from ..model.inference import prepare_for_inference
 from . import scene as scene_mod
 from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCupSpec, open_cell
@@ -111,8 +112,7 @@ class PickTrials:
                     self.keypoints = db.preference_descriptors(model_hash, list(self.faces))
                 else:
                     self.keypoints = {name: db.axis_descriptors(model_hash, name) for name in self.faces}
-                if appearance.enabled:
-                    self.signatures = stored_signatures(db, self.faces, axis=kind == "parallel", check=appearance)
+                self.signatures = stored_signatures(db, self.faces, axis=kind == "parallel", check=appearance)
 
     def run(self, index: int) -> tuple[TrialResult, np.ndarray]:
         """Trial ``index``: its result and an overlay image ``(H, W, 3)`` uint8."""
@@ -170,12 +170,10 @@ class PickTrials:
                                   config=self.gripper_config, appearance=weights.get(name), **common)
 
         ratio = (self.suction_config if self.kind == "suction" else self.gripper_config).candidate_ratio
-        attempts = []  # faces ranking nearly as well as the best, in turn, until one gives a grasp
-        for name in sorted(scores, key=scores.get, reverse=True):
-            if scores[name] < ratio * best or (attempts and attempts[-1][1].ok):
-                break
-            attempts.append((name, grasp_on(name)))
-        face, found = next(((name, grasp) for name, grasp in attempts if grasp.ok), attempts[0])
+        faces = [name for name in sorted(scores, key=scores.get, reverse=True) if scores[name] >= ratio * best]
+        tried: dict[str, SuctionGrasp | ParallelGrasp] = {}  # faces in turn until one gives a grasp
+        found = first_granted(tried.setdefault(name, grasp_on(name)) for name in faces)
+        face = next(name for name, grasp in tried.items() if grasp is found)
         width = found.width if self.kind == "parallel" else None
         timings["grasp"] = 1000 * (time.perf_counter() - began)
         detail = "grasp" if found.ok else f"rejected: {found.rejection}"

@@ -103,8 +103,7 @@ class HeatmapNode(Node):
         returns how many are in use."""
         try:
             self.keypoints = self.inputs.database.preference_descriptors(self.inputs.model_hash, self.pick_objects or None)
-            self.signatures = (stored_signatures(self.inputs.database, self.keypoints, check=self.inputs.appearance)
-                               if self.inputs.appearance.enabled else {})
+            self.signatures = stored_signatures(self.inputs.database, self.keypoints, check=self.inputs.appearance)
         except EmptyDatabaseError as exc:
             self.keypoints = None
             self.get_logger().warning(str(exc), throttle_duration_sec=10.0)

@@ -94,9 +94,8 @@ class OrientedGraspNode(Node):
         """Cache the current object's two axis descriptors ``(2, D)``, or None (logged)."""
         try:
             self.axis = self.inputs.database.axis_descriptors(self.inputs.model_hash, self.object)
-            self.signature = (stored_signatures(self.inputs.database, [self.object], axis=True,
-                                                check=self.inputs.appearance)
-                              if self.inputs.appearance.enabled else {})
+            self.signature = stored_signatures(self.inputs.database, [self.object], axis=True,
+                                               check=self.inputs.appearance)
             return f"axis keypoints of {self.object!r} in use"
         except EmptyDatabaseError as exc:
             self.axis = None

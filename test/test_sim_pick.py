@@ -126,10 +126,36 @@ def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
     assert "preference hit" in capsys.readouterr().out
 
 
-def test_sim_pick_refuses_a_model_with_oracle(tmp_path):
-    args = _parser().parse_args(["sim", "pick", "--gripper", "suction", "--oracle", "--model", "m.pt",
+def test_compare_oracle_picks_the_same_heaps_as_an_oracle_run(tmp_path):
+    torch.manual_seed(0)
+    model = save_checkpoint(tmp_path / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)))
+    parser = _parser()
+    reference = tmp_path / "ref"
+    args = parser.parse_args(["sim", "annotate-reference", "--model", str(model), "--out", str(reference),
+                              "--size", "48x64"])
+    assert args.func(args) == 0
+    common = ["sim", "pick", "--gripper", "suction", "--trials", "3", "--seed", "2", "--size", "48x64",
+              "--overlays", "0", "--annotations", str(reference / "reference.json")]
+    for name, extra in (("compared", ["--model", str(model), "--compare-oracle"]), ("oracle", ["--oracle"])):
+        args = parser.parse_args([*common, *extra, "--out", str(tmp_path / name)])
+        assert args.func(args) == 0
+    compared, oracle = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("compared", "oracle"))
+    flags = [r["oracle_target_picked"] for r in compared["results"]]
+    assert flags == [r["target_picked"] for r in oracle["results"]]  # the same heap, dropped again
+    assert compared["oracle_target_success_rate"] == oracle["target_success_rate"] == sum(flags) / 3
+    pickable = [r for r, flag in zip(compared["results"], flags) if flag]
+    for key, rate in (("target_success_where_oracle_picks", "target_picked"),
+                      ("preference_hit_where_oracle_picks", "preference_hit")):
+        assert compared[key] == (sum(r[rate] for r in pickable) / len(pickable) if pickable else None)
+    assert "oracle_target_success_rate" not in oracle
+
+
+@pytest.mark.parametrize("extra, message", [(["--model", "m.pt"], "--oracle without a model"),
+                                            (["--compare-oracle"], "not --oracle")])
+def test_sim_pick_refuses_a_model_or_a_comparison_with_oracle(tmp_path, extra, message):
+    args = _parser().parse_args(["sim", "pick", "--gripper", "suction", "--oracle", *extra,
                                  "--annotations", "a.json", "--out", str(tmp_path)])
-    with pytest.raises(ValueError, match="--oracle without a model"):
+    with pytest.raises(ValueError, match=message):
         args.func(args)
 
 

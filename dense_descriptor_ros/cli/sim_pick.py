@@ -19,6 +19,10 @@ from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
 
 GRIPPERS = ("suction", "parallel")
 DEFAULT_OBJECT = {"suction": "tea_box", "parallel": "toothpaste_box"}
+# summary keys written by --compare-oracle -> their table columns
+ORACLE_COLUMNS = {"oracle_target_success_rate": "oracle target success",
+                  "target_success_where_oracle_picks": "target success where the oracle picks",
+                  "preference_hit_where_oracle_picks": "preference hit where the oracle picks"}
 
 
 def _sim_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -58,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="the colour check's gate: less alike cells are never grasped (0: no gate)")
     pick.add_argument("--oracle", action="store_true",
                       help="grasp from the ground-truth annotated points (gripper physics alone)")
+    pick.add_argument("--compare-oracle", action="store_true",
+                      help="also pick every heap from the ground truth: reports the target success on "
+                           "heaps where the true annotated spot can be picked (twice the execution time)")
     pick.set_defaults(func=run_pick)
 
 
@@ -79,8 +86,10 @@ def run_pick(args: argparse.Namespace) -> int:
     if (args.model is None) != args.oracle:
         raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
     appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
+    if args.oracle and args.compare_oracle:
+        raise ValueError("--compare-oracle compares perception with the oracle: pass --model, not --oracle")
     summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
-                          args.seed, args.overlays, appearance)
+                          args.seed, args.overlays, appearance, args.compare_oracle)
     row = summary_row(summary)
     print(markdown_table([row], list(row)))
     print(f"results: {args.out / 'results.json'}")
@@ -89,10 +98,10 @@ def run_pick(args: argparse.Namespace) -> int:
 
 def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
                 size: tuple[int, int], seed: int, overlays: int,
-                appearance: AppearanceCheck = AppearanceCheck()) -> dict:
+                appearance: AppearanceCheck = AppearanceCheck(), compare_oracle: bool = False) -> dict:
     """Run ``trials`` picks (oracle grasps when ``model_path`` is None) with the colour check
-    ``appearance``; writes results.json and the first ``overlays`` overlay PNGs to ``out``;
-    returns the summary."""
+    ``appearance`` (and, with ``compare_oracle``, an oracle pick of every heap); writes
+    results.json and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
     from dataclasses import asdict
 
     import numpy as np
@@ -109,7 +118,8 @@ def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: P
     if not oracle:
         model, meta = load_checkpoint(model_path)
         model_hash, eta = file_hash(model_path), model_eta(meta)
-    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta, appearance=appearance)
+    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta, appearance=appearance,
+                        compare_oracle=compare_oracle)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for index in tqdm(range(trials), desc=f"{gripper} picks", unit="trial"):
@@ -134,4 +144,5 @@ def summary_row(summary: dict) -> dict:
             "grasp": summary["grasp_rate"], "success": summary["success_rate"],
             "target success": summary["target_success_rate"],
             "preference hit": summary["preference_hit_rate"],
+            **{name: summary[key] for key, name in ORACLE_COLUMNS.items() if key in summary},
             **{f"{stage} ms": value for stage, value in summary["timings_ms"].items()}}

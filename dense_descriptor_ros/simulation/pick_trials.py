@@ -5,11 +5,15 @@ annotated object, renders the overhead camera, finds the operator's preferred sp
 model and the keypoint database, computes the suction or oriented parallel grasp from depth,
 and executes it with the floating gripper. ``oracle=True`` replaces perception by the ground
 truth (the annotated face centre and axis moved by the object's true pose), which measures the
-gripper physics on its own.
+gripper physics on its own; ``compare_oracle=True`` also picks every heap that way (the same
+heap dropped again), so perception's misses are told from heaps where even the true annotated
+spot cannot be picked (the target pinned or covered by its neighbours).
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,9 +31,10 @@ from ..grasping.suction import SuctionConfig, SuctionGrasp, suction_grasp
 from ..grasping.workspace import first_granted
 from ..model.inference import prepare_for_inference
 from . import scene as scene_mod
+from .cell import BinCell
 from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCupSpec, open_cell
 from .objects import ObjectInstance, catalogue
-from .pick import BIN_WORKSPACE, PickConfig, execute_pick
+from .pick import BIN_WORKSPACE, PickConfig, PickOutcome, execute_pick
 from .reference import ReferenceAnnotation
 from .render import Frame
 
@@ -51,12 +56,14 @@ class TrialResult:
     confidence: float | None
     timings_ms: dict[str, float] = field(default_factory=dict)
     outcome: dict | None = None
+    oracle_target_picked: bool | None = None  # the true annotated spot picks the target (compare_oracle)
 
     def to_dict(self) -> dict:
         return {"index": self.index, "grasped": self.grasped, "success": self.success,
                 "target_picked": self.target_picked, "preference_hit": self.preference_hit,
                 "detail": self.detail, "face": self.face, "confidence": self.confidence,
-                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "outcome": self.outcome}
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "outcome": self.outcome,
+                "oracle_target_picked": self.oracle_target_picked}
 
 
 def sample_heap(rng: np.random.Generator, target: ObjectInstance,
@@ -81,17 +88,20 @@ class _Grasp:
 class PickTrials:
     """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``);
     ``eta``: the model's heatmap distance scale (``grasping.heatmap.model_eta``); ``appearance``:
-    how heatmaps are ranked and gated by colours like the clicks' (``grasping.appearance``)."""
+    how heatmaps are ranked and gated by colours like the clicks' (``grasping.appearance``);
+    ``compare_oracle``: also pick each heap from the ground truth (twice the execution time)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: torch.nn.Module | None,
                  model_hash: str | None, size: tuple[int, int], seed: int = 0, oracle: bool = False,
                  config: PickConfig = PickConfig(), eta: float = DEFAULT_ETA,
-                 appearance: AppearanceCheck = AppearanceCheck()) -> None:
+                 appearance: AppearanceCheck = AppearanceCheck(), compare_oracle: bool = False) -> None:
         if not oracle and (model is None or not model_hash):
             raise ValueError("perception-driven trials need a model and its hash (or use oracle mode)")
+        if oracle and compare_oracle:
+            raise ValueError("compare_oracle compares perception with the oracle: not with oracle mode")
         self.reference, self.kind, self.size = reference, kind, size
         self.model = None if model is None else prepare_for_inference(model, next(model.parameters()).device)
-        self.seed, self.oracle, self.config = seed, oracle, config
+        self.seed, self.oracle, self.config, self.compare_oracle = seed, oracle, config, compare_oracle
         self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
@@ -116,30 +126,47 @@ class PickTrials:
 
     def run(self, index: int) -> tuple[TrialResult, np.ndarray]:
         """Trial ``index``: its result and an overlay image ``(H, W, 3)`` uint8."""
-        rng = np.random.default_rng([self.seed, index])
-        height, width = self.size
-        spec = scene_mod.SceneSpec(tuple(sample_heap(rng, self.target)), int(rng.integers(2**31)),
-                                   max_width=width, max_height=height)
         timings: dict[str, float] = {}
-        with open_cell(spec, self.kind, width, height) as cell:
-            cell.drop(rng)
+        with self._heap(index) as cell:
             began = time.perf_counter()
             frame = cell.render()
             timings["render"] = 1000 * (time.perf_counter() - began)
             grasp = self._oracle_grasp(frame, timings) if self.oracle else self._perceive(frame, timings)
-            if grasp.pose is None:
-                return (TrialResult(index, False, False, False, False, grasp.detail, grasp.face, grasp.confidence,
-                                    timings), self._overlay(frame, grasp))
-            gripper = SimulatedGripper(cell, self.kind)
-            began = time.perf_counter()
-            outcome = execute_pick(gripper, grasp.pose, grasp.width, self.config)
-            timings["execution"] = 1000 * (time.perf_counter() - began)
+            if grasp.pose is not None:
+                began = time.perf_counter()
+                outcome = execute_pick(SimulatedGripper(cell, self.kind), grasp.pose, grasp.width, self.config)
+                timings["execution"] = 1000 * (time.perf_counter() - began)
+        oracle_target = self._oracle_picks(index) if self.compare_oracle else None
+        overlay = self._overlay(frame, grasp)
+        if grasp.pose is None:
+            return (TrialResult(index, False, False, False, False, grasp.detail, grasp.face, grasp.confidence,
+                                timings, oracle_target_picked=oracle_target), overlay)
         object_pose = frame.object_poses[self.target.instance_id]
         closing = grasp.pose.axis(1) if self.kind == "parallel" else None
         hit = any(region.hit(outcome.grasp_point, object_pose, closing) for region in self.regions)
-        target = outcome.success and outcome.held == self.target.instance_id
-        return (TrialResult(index, True, outcome.success, target, hit, outcome.detail, grasp.face,
-                            grasp.confidence, timings, outcome.to_dict()), self._overlay(frame, grasp))
+        return (TrialResult(index, True, outcome.success, self._picked_target(outcome), hit, outcome.detail,
+                            grasp.face, grasp.confidence, timings, outcome.to_dict(), oracle_target), overlay)
+
+    @contextmanager
+    def _heap(self, index: int) -> Iterator[BinCell]:
+        """The cell with trial ``index``'s heap dropped: the same heap every time it is asked for."""
+        rng = np.random.default_rng([self.seed, index])
+        height, width = self.size
+        spec = scene_mod.SceneSpec(tuple(sample_heap(rng, self.target)), int(rng.integers(2**31)),
+                                   max_width=width, max_height=height)
+        with open_cell(spec, self.kind, width, height) as cell:
+            cell.drop(rng)
+            yield cell
+
+    def _picked_target(self, outcome: PickOutcome) -> bool:
+        return outcome.success and outcome.held == self.target.instance_id
+
+    def _oracle_picks(self, index: int) -> bool:
+        """Whether the ground-truth grasp picks the target from trial ``index``'s heap."""
+        with self._heap(index) as cell:
+            grasp = self._oracle_grasp(cell.render(), {})
+            return self._picked_target(execute_pick(SimulatedGripper(cell, self.kind), grasp.pose, grasp.width,
+                                                    self.config))
 
     def _perceive(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
         image_size = frame.rgb.shape[:2]
@@ -217,15 +244,26 @@ class PickTrials:
 
 
 def summarise(results: list[TrialResult]) -> dict:
-    """Rates over all trials and the median milliseconds of each stage."""
+    """Rates over all trials and the median milliseconds of each stage; with the oracle compared,
+    also how many heaps the ground truth picks and the target success and preference hits on
+    those heaps."""
     n = len(results)
     if n == 0:
         raise ValueError("no trials to summarise")
     timings = {stage: float(np.median([r.timings_ms[stage] for r in results if stage in r.timings_ms]))
                for stage in STAGES if any(stage in r.timings_ms for r in results)}
-    return {"trials": n,
-            "grasp_rate": sum(r.grasped for r in results) / n,
-            "success_rate": sum(r.success for r in results) / n,
-            "target_success_rate": sum(r.target_picked for r in results) / n,
-            "preference_hit_rate": sum(r.preference_hit for r in results) / n,
-            "timings_ms": {k: round(v, 2) for k, v in timings.items()}}
+    summary = {"trials": n,
+               "grasp_rate": sum(r.grasped for r in results) / n,
+               "success_rate": sum(r.success for r in results) / n,
+               "target_success_rate": sum(r.target_picked for r in results) / n,
+               "preference_hit_rate": sum(r.preference_hit for r in results) / n}
+    if all(r.oracle_target_picked is not None for r in results):
+        pickable = [r for r in results if r.oracle_target_picked]
+        summary |= {"oracle_target_success_rate": len(pickable) / n,
+                    "target_success_where_oracle_picks": _rate([r.target_picked for r in pickable]),
+                    "preference_hit_where_oracle_picks": _rate([r.preference_hit for r in pickable])}
+    return summary | {"timings_ms": {k: round(v, 2) for k, v in timings.items()}}
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None

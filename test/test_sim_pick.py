@@ -18,8 +18,9 @@ from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoi
 from dense_descriptor_ros.model.checkpoint import update_metadata
 from dense_descriptor_ros.simulation import scene
 from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
+from dense_descriptor_ros.simulation.objects import OBJECT_TYPES
 from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
-from dense_descriptor_ros.simulation.reference import held_out_instance
+from dense_descriptor_ros.simulation.reference import box_faces, held_out_instance
 
 TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m
 FAST = PickConfig(replace(SIM_EXECUTOR, approach_distance=0.05, retreat_distance=0.1), hold_seconds=0.5,
@@ -100,6 +101,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def test_the_operator_annotates_every_side_of_a_box():
+    tea_box = held_out_instance("tea_box").type
+    half = np.asarray(tea_box.parts[0].size)  # 35 x 55 x 30 mm half extents
+    faces = box_faces(tea_box)
+    assert sorted(face.name.split("/")[1] for face in faces) == ["+x", "+y", "+z", "-x", "-y", "-z"]
+    for face in faces:
+        normal_axis = int(np.argmax(np.abs(face.normal)))
+        assert np.allclose(face.centre, half[normal_axis] * face.normal)  # on the box's surface
+        assert np.allclose(face.preferences[0], face.centre)
+        assert np.allclose((face.preferences - face.centre) @ face.normal, 0)  # clicks lie on the face
+        across = face.axis_points[1] - face.axis_points[0]
+        in_face = [k for k in range(3) if k != normal_axis]
+        narrow = min(in_face, key=lambda k: half[k])
+        assert np.isclose(np.linalg.norm(across), 2 * 0.7 * half[narrow])  # across the narrow width
+        assert np.isclose(abs(across[narrow]), np.linalg.norm(across))
+    with pytest.raises(ValueError, match="box-shaped"):
+        box_faces(next(t for t in OBJECT_TYPES if t.name == "bottle"))
+
+
 def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
     torch.manual_seed(0)
     model = save_checkpoint(tmp_path / "tiny.pt", DescriptorNet(ModelConfig(width=8, descriptor_dim=16)))
@@ -109,7 +129,7 @@ def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
                               "--size", "48x64", "--object", "toothpaste_box"])
     assert args.func(args) == 0
     reference = json.loads((tmp_path / "ref" / "reference.json").read_text())
-    assert len(reference["faces"]) == 4 and reference["object_type"] == "toothpaste_box"
+    assert len(reference["faces"]) == 6 and reference["object_type"] == "toothpaste_box"
     for gripper in ("suction", "parallel"):
         out = tmp_path / gripper
         args = parser.parse_args(["sim", "pick", "--gripper", gripper, "--trials", "2", "--model", str(model),

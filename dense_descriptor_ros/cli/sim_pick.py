@@ -1,6 +1,6 @@
 """``ddr sim annotate-reference`` and ``ddr sim pick``: closed-loop picking in the simulated cell.
 
-``annotate-reference`` plays the operator once (a box's largest faces, see
+``annotate-reference`` plays the operator once (every face of a box, see
 ``simulation.reference``); ``pick`` runs N trials on fresh random heaps, prints the success
 table and writes ``results.json`` plus overlay PNGs of the first trials.
 """
@@ -36,7 +36,7 @@ def _sim_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParser
 def register(subparsers: argparse._SubParsersAction) -> None:
     commands = _sim_commands(subparsers)
     ref = commands.add_parser("annotate-reference",
-                              help="simulated operator: annotate a box product's largest faces once")
+                              help="simulated operator: annotate every face of a box product once")
     ref.add_argument("--model", required=True, type=Path, help="model checkpoint (.pt)")
     ref.add_argument("--out", required=True, type=Path, help="folder for reference.json, images and the DB")
     ref.add_argument("--db", type=Path, default=None, help="keypoint database (default OUT/keypoints.sqlite)")

@@ -1,10 +1,10 @@
 """The simulated operator: annotate a box-shaped product once, on reference images.
 
-The operator wants boxes picked in the middle of a large flat face, and a parallel gripper
-to close across that face's narrow width. A box in a heap lies on one of its four large
-sides (not on an end), and each side has its own print, so the operator annotates the four
-faces normal to the box's two thinnest axes: each is rendered lying up in the empty bin,
-and its clicks are stored in the keypoint database as the object ``<type>/<face>``
+The operator wants boxes picked in the middle of a flat face, and a parallel gripper to
+close across that face's narrow width. Each side of a box has its own print, and a box in a
+heap can come to rest on any of them (the 110 x 70 x 60 mm tea box showed an end up in about
+one heap in eight), so the operator annotates all six faces: each is rendered lying up in the
+empty bin, and its clicks are stored in the keypoint database as the object ``<type>/<face>``
 (grasp preferences: the face centre and four points around it; axis keypoints: two points
 across the narrow width). The clicks' object-frame 3D points are kept
 in a JSON file next to the database so simulated picks can be judged against them.
@@ -109,22 +109,22 @@ def held_out_instance(type_name: str) -> ObjectInstance:
 
 
 def box_faces(object_type: ObjectType) -> list[FaceAnnotation]:
-    """The four large faces of a one-box object type (normal to its two thinnest axes), with
-    the operator's clicks on each: centre and spread for suction, across the narrow width."""
+    """The six faces of a one-box object type, with the operator's clicks on each: centre and
+    spread for suction, two points across the face's narrow width for the parallel gripper."""
     if len(object_type.parts) != 1 or object_type.parts[0].shape != "box":
         raise ValueError(f"the simulated operator annotates box-shaped products; {object_type.name!r} "
                          f"is made of {[p.shape for p in object_type.parts]}")
     half = np.asarray(object_type.parts[0].size, float)
     eye = np.eye(3)
     faces = []
-    for thin, sign in itertools.product(np.argsort(half, kind="stable")[:2], (1.0, -1.0)):
-        narrow, wide = sorted(set(range(3)) - {thin}, key=lambda k: half[k])
-        normal = sign * eye[thin]
-        centre = half[thin] * normal
+    for normal_axis, sign in itertools.product(np.argsort(half, kind="stable"), (1.0, -1.0)):  # large faces first
+        narrow, wide = sorted(set(range(3)) - {normal_axis}, key=lambda k: half[k])
+        normal = sign * eye[normal_axis]
+        centre = half[normal_axis] * normal
         spread = PREFERENCE_SPREAD * np.stack([half[narrow] * eye[narrow], -half[narrow] * eye[narrow],
                                                half[wide] * eye[wide], -half[wide] * eye[wide]])
         axis = AXIS_INSET * half[narrow] * eye[narrow]
-        name = f"{object_type.name}/{'+-'[sign < 0]}{'xyz'[thin]}"
+        name = f"{object_type.name}/{'+-'[sign < 0]}{'xyz'[normal_axis]}"
         faces.append(FaceAnnotation(name, normal, centre, np.vstack([centre, centre + spread]),
                                     np.stack([centre - axis, centre + axis])))
     return faces
@@ -141,7 +141,7 @@ def _face_up_pose(instance: ObjectInstance, face: FaceAnnotation, yaw: float) ->
 
 def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, out_dir: Path,
                        object_type: str, size: tuple[int, int], seed: int = 0) -> ReferenceAnnotation:
-    """Render each largest face of ``object_type`` lying up, click it, store the clicks.
+    """Render each face of ``object_type`` lying up, click it, store the clicks.
 
     Writes ``out_dir/reference_<face>.png`` and ``out_dir/reference.json``; returns the annotation.
     """

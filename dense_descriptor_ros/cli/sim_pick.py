@@ -85,9 +85,9 @@ def run_pick(args: argparse.Namespace) -> int:
         raise ValueError(f"--trials must be at least 1, got {args.trials}")
     if (args.model is None) != args.oracle:
         raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
-    appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
     if args.oracle and args.compare_oracle:
         raise ValueError("--compare-oracle compares perception with the oracle: pass --model, not --oracle")
+    appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
     summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
                           args.seed, args.overlays, appearance, args.compare_oracle)
     row = summary_row(summary)

@@ -134,7 +134,7 @@ class PickTrials:
             grasp = self._oracle_grasp(frame, timings) if self.oracle else self._perceive(frame, timings)
             if grasp.pose is not None:
                 began = time.perf_counter()
-                outcome = execute_pick(SimulatedGripper(cell, self.kind), grasp.pose, grasp.width, self.config)
+                outcome = self._execute(cell, grasp)
                 timings["execution"] = 1000 * (time.perf_counter() - began)
         oracle_target = self._oracle_picks(index) if self.compare_oracle else None
         overlay = self._overlay(frame, grasp)
@@ -164,9 +164,10 @@ class PickTrials:
     def _oracle_picks(self, index: int) -> bool:
         """Whether the ground-truth grasp picks the target from trial ``index``'s heap."""
         with self._heap(index) as cell:
-            grasp = self._oracle_grasp(cell.render(), {})
-            return self._picked_target(execute_pick(SimulatedGripper(cell, self.kind), grasp.pose, grasp.width,
-                                                    self.config))
+            return self._picked_target(self._execute(cell, self._oracle_grasp(cell.render(), {})))
+
+    def _execute(self, cell: BinCell, grasp: _Grasp) -> PickOutcome:
+        return execute_pick(SimulatedGripper(cell, self.kind), grasp.pose, grasp.width, self.config)
 
     def _perceive(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
         image_size = frame.rgb.shape[:2]

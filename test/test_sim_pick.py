@@ -52,6 +52,25 @@ def test_suction_lifts_a_box_from_the_top_face_centre():
     assert np.allclose(outcome.grasp_point[:2], [0.05, 0.0], atol=2e-3)
 
 
+def test_a_sealed_cup_touches_nothing_and_a_load_beyond_the_vacuum_drops_the_object():
+    cell, gripper = _cell_with_box("suction")
+    gripper.move_to_pose(_top_pose((0.0, 0.0, 0.05)), 5.0)
+    gripper.set(True, 5.0)
+    gripper.move_to_pose(_top_pose((0.0, 0.0, -0.01)), 5.0)
+    gripper.move_to_pose(_top_pose((0.0, 0.0, 0.05)), 5.0)
+    gripper.hold(0.1)
+    assert gripper.held_object() == TEA.instance_id
+    assert gripper.contacts() == []  # the held box hangs on the seal alone, not pushed by the cup
+    gripper.park()
+
+    cell, gripper = _cell_with_box("suction")
+    cell.model.body_mass[cell.model.body(scene.object_body(TEA.instance_id)).id] = 5.0  # 49 N > the cup's 25 N
+    outcome = execute_pick(gripper, _top_pose(), config=FAST)
+    assert not outcome.success and outcome.held is None
+    assert "the seal broke while moving" in outcome.detail and "25 N" in outcome.detail
+    assert cell.object_poses()[TEA.instance_id][2, 3] < scene.BIN_FLOOR_Z + 0.04  # dropped back
+
+
 @pytest.mark.parametrize("offset, tilt, reason", [((0.03, 0.0, 0.0), 0.0, "rim points are off the object"),
                                                   ((0.08, 0.0, 0.0), 0.0, "nothing held"),
                                                   ((0.0, 0.0, 0.0), 60.0, "off the surface")])

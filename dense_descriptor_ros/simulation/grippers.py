@@ -15,7 +15,8 @@ contact and rays cast along the tool z through its rim must all hit the same obj
 ``SuctionCupSpec.seal_gap`` of the cup face, with the surface normal at the centre within
 ``max_tilt_deg`` of the approach. Off the object, over an edge or tilted, the seal fails.
 Once sealed, a weld constraint holds the object until its force exceeds the vacuum's
-``max_force`` (or its torque ``max_force * radius``), when the seal breaks.
+``max_force`` (or its torque ``max_force * radius``), when the seal breaks (during a move:
+SealError, the object dropped).
 
 The parallel gripper's fingers are position-controlled slide joints whose force is limited
 to the commanded effort; a held object hangs on friction alone.
@@ -184,7 +185,8 @@ class SimulatedGripper:
         if kind == "suction":
             self._welds = {i: model.equality(f"suction_{i}").id for i in cell.instance_ids}
             self._cup_geoms = [model.geom("suction_cup").id, model.geom("suction_shaft").id]
-            self._cup_contype = model.geom_contype[self._cup_geoms].copy()
+            self._cup_collision = (model.geom_contype[self._cup_geoms].copy(),
+                                   model.geom_conaffinity[self._cup_geoms].copy())
         else:
             self._finger_joints = [model.joint(n).id for n in ("finger_a", "finger_b")]
             self._finger_actuators = [model.actuator(n).id for n in ("finger_a", "finger_b")]
@@ -294,17 +296,22 @@ class SimulatedGripper:
         for k in range(1, steps + 1):
             t = k / steps
             self._set_mocap(start.position + t * (pose.position - start.position), slerp(t).as_quat())
-            mujoco.mj_step(self.cell.model, self.cell.data)
-            self._check_weld()
-            if not self.gripping and self._guard_stops():
+            if self._step_stops():
                 return
             if time.monotonic() - began > timeout:
                 raise BackendTimeout(f"move did not finish within {timeout:.1f} s")
         for _ in range(int(self.motion_spec.arrive_seconds / dt)):  # let the compliant tool catch up
-            mujoco.mj_step(self.cell.model, self.cell.data)
-            self._check_weld()
-            if not self.gripping and self._guard_stops():
+            if self._step_stops():
                 return
+
+    def _step_stops(self) -> bool:
+        """One physics step of a move; True when a guarded move must stop here. A seal that
+        breaks under the load raises SealError, as a vacuum sensor would stop a real arm."""
+        mujoco.mj_step(self.cell.model, self.cell.data)
+        broke = self._check_weld()
+        if broke is not None:
+            raise SealError(f"the seal broke while moving: {broke}")
+        return not self.gripping and self._guard_stops()
 
     def set(self, on: bool, timeout: float) -> None:
         """Switch the vacuum; on while already touching an object seals at once (or fails)."""
@@ -392,7 +399,10 @@ class SimulatedGripper:
         m.eq_data[eq, 3:6] = rel_pos
         m.eq_data[eq, 6:10] = [w, x, y, z]
         d.eq_active[eq] = True
-        m.geom_contype[self._cup_geoms] = 0  # the held object now hangs on the weld alone
+        # the held object now hangs on the weld alone: the cup collides with nothing (an object
+        # geom's contype meets the cup's conaffinity too, so both are cleared)
+        m.geom_contype[self._cup_geoms] = 0
+        m.geom_conaffinity[self._cup_geoms] = 0
         self.attached, self.seal_point = instance, point
 
     def seal_check(self) -> tuple[int | None, np.ndarray | None, str]:
@@ -432,25 +442,29 @@ class SimulatedGripper:
             return None, None, f"the surface is tilted {tilt:.1f} deg from the cup (limit {spec.max_tilt_deg:.0f})"
         return instance, pose.position + gaps[0] * axes[:, 2], "sealed"
 
-    def _check_weld(self) -> None:
-        """Break the seal when the weld needs more than the vacuum can give."""
+    def _check_weld(self) -> str | None:
+        """Break the seal when the weld needs more than the vacuum can give; why, when it broke."""
         if self.attached is None:
-            return
+            return None
         d = self.cell.data
         eq = self._welds[self.attached]
         rows = np.flatnonzero((d.efc_type[:d.nefc] == int(mujoco.mjtConstraint.mjCNSTR_EQUALITY))
                               & (d.efc_id[:d.nefc] == eq))
         if len(rows) < 6:
-            return
+            return None
         force = float(np.linalg.norm(d.efc_force[rows[:3]]))
         torque = float(np.linalg.norm(d.efc_force[rows[3:6]]))
         spec = self.suction_spec
         if force > spec.max_force or torque > spec.max_force * spec.radius:
             self._release()
+            return (f"the load ({force:.1f} N, {torque:.2f} N m) broke the seal (the cup holds "
+                    f"{spec.max_force:.0f} N, {spec.max_force * spec.radius:.2f} N m)")
+        return None
 
     def _release(self) -> None:
         if self.kind != "suction" or self.attached is None:
             return
         self.cell.data.eq_active[self._welds[self.attached]] = False
-        self.cell.model.geom_contype[self._cup_geoms] = self._cup_contype
+        self.cell.model.geom_contype[self._cup_geoms], self.cell.model.geom_conaffinity[self._cup_geoms] = \
+            self._cup_collision
         self.attached = None

@@ -126,7 +126,7 @@ def stored_signatures(database: KeypointDatabase, objects: Iterable[str], axis: 
                       check: AppearanceCheck = AppearanceCheck()) -> dict[str, np.ndarray]:
     """Each object's colour signature from the source images the database keeps: around its
     grasp preferences, or with ``axis`` halfway between its two axis keypoints (the face the
-    fingers close on; the keypoints themselves often sit at its edges). None when ``check`` is
+    fingers close on; the keypoints themselves often sit at its edges). Empty when ``check`` is
     off: nothing is then compared."""
     if not check.enabled:
         return {}

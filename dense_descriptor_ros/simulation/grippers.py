@@ -465,6 +465,7 @@ class SimulatedGripper:
         if self.kind != "suction" or self.attached is None:
             return
         self.cell.data.eq_active[self._welds[self.attached]] = False
-        self.cell.model.geom_contype[self._cup_geoms], self.cell.model.geom_conaffinity[self._cup_geoms] = \
-            self._cup_collision
+        contype, conaffinity = self._cup_collision
+        self.cell.model.geom_contype[self._cup_geoms] = contype
+        self.cell.model.geom_conaffinity[self._cup_geoms] = conaffinity
         self.attached = None

@@ -7,7 +7,8 @@ and executes it with the floating gripper. ``oracle=True`` replaces perception b
 truth (the annotated face centre and axis moved by the object's true pose), which measures the
 gripper physics on its own; ``compare_oracle=True`` also picks every heap that way (the same
 heap dropped again), so perception's misses are told from heaps where even the true annotated
-spot cannot be picked (the target pinned or covered by its neighbours).
+spot cannot be picked (its face covered by neighbours, or the seal broken as the target drags
+along a wall it leans on).
 """
 from __future__ import annotations
 

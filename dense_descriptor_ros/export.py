@@ -9,9 +9,12 @@ ceil(W/8))`` unit descriptors, like :class:`DescriptorNet` without ``upsample``.
 traced at ``example_size`` but its graph has no size baked in (convolutions and the final
 normalisation only), so it runs at any size; ONNX is exported with dynamic batch, height and
 width. Precision: fp32; mixed precision stays the runtime's job (autocast, TensorRT).
+A checkpoint with a test-time rotation ensemble (``model.rotations``) is exported as its plain
+pass; :func:`load_exported` runs the ensemble around it, so the export keeps no size baked in.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -24,6 +27,7 @@ from torch import Tensor, nn
 
 from dense_descriptor_ros.model import load_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
+from dense_descriptor_ros.model.rotations import rotation_ensemble
 
 FORMATS = ("torchscript", "onnx")
 METADATA_FORMAT = "ddr-exported-model"
@@ -89,6 +93,7 @@ def export_model(checkpoint: str | Path, out_path: str | Path, format: str = "to
     example_size = _check_size(example_size)
     checkpoint, out_path = Path(checkpoint), Path(out_path)
     model, checkpoint_meta = load_checkpoint(checkpoint, "cpu")
+    model.config = dataclasses.replace(model.config, rotations=1)  # load_exported runs the ensemble
     example = torch.rand(1, 3, *example_size, generator=torch.Generator().manual_seed(0))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
@@ -142,17 +147,23 @@ def _check_images(images: Tensor) -> None:
         raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
 
 
+def _rotations(metadata: dict) -> tuple[int, int]:
+    """The source model's test-time rotation ensemble and its stride (1 turn: the plain pass)."""
+    return int(metadata["model"].get("rotations", 1)), int(metadata.get("stride", 8))
+
+
 class TorchScriptDescriptors(nn.Module):
     """A loaded TorchScript export with :class:`DescriptorNet`'s call: ``(B, 3, H, W) -> (B, D, h, w)``."""
 
-    def __init__(self, scripted: torch.jit.ScriptModule, descriptor_dim: int) -> None:
+    def __init__(self, scripted: torch.jit.ScriptModule, metadata: dict) -> None:
         super().__init__()
         self.scripted = scripted
-        self.descriptor_dim = descriptor_dim
+        self.descriptor_dim = int(metadata["descriptor_dim"])
+        self.rotations, self.stride = _rotations(metadata)
 
     def forward(self, images: Tensor) -> Tensor:
         _check_images(images)
-        return self.scripted(images.float())
+        return rotation_ensemble(self.scripted, images.float(), self.rotations, self.stride)
 
 
 class OnnxDescriptors:
@@ -161,7 +172,7 @@ class OnnxDescriptors:
     Takes and returns torch tensors (on the CPU: onnxruntime copies through host memory).
     """
 
-    def __init__(self, path: Path, descriptor_dim: int, providers: list[str] | None = None) -> None:
+    def __init__(self, path: Path, metadata: dict, providers: list[str] | None = None) -> None:
         try:
             import onnxruntime
         except ImportError as exc:
@@ -169,12 +180,15 @@ class OnnxDescriptors:
                               f"install it with: pip install -r requirements/export.txt") from exc
         available = onnxruntime.get_available_providers()
         self.session = onnxruntime.InferenceSession(str(path), providers=providers or available)
-        self.descriptor_dim = descriptor_dim
+        self.descriptor_dim = int(metadata["descriptor_dim"])
+        self.rotations, self.stride = _rotations(metadata)
 
     def __call__(self, images: Tensor) -> Tensor:
         _check_images(images)
-        array = images.detach().float().cpu().contiguous().numpy()
-        (descriptors,) = self.session.run(["descriptors"], {"images": array})
+        return rotation_ensemble(self._run, images.detach().float().cpu(), self.rotations, self.stride)
+
+    def _run(self, images: Tensor) -> Tensor:
+        (descriptors,) = self.session.run(["descriptors"], {"images": images.contiguous().numpy()})
         return torch.from_numpy(np.ascontiguousarray(descriptors))
 
 
@@ -189,9 +203,9 @@ def load_exported(path: str | Path, device: torch.device | str = "cpu") -> tuple
             scripted = torch.jit.load(str(path), map_location=torch.device(device))
         except RuntimeError as exc:
             raise ExportError(f"{path} is not a loadable TorchScript file: {exc}") from exc
-        return TorchScriptDescriptors(scripted, int(metadata["descriptor_dim"])).eval(), metadata
+        return TorchScriptDescriptors(scripted, metadata).eval(), metadata
     try:
-        return OnnxDescriptors(Path(path), int(metadata["descriptor_dim"])), metadata
+        return OnnxDescriptors(Path(path), metadata), metadata
     except ExportError:
         raise
     except Exception as exc:  # onnxruntime raises its own exception types for bad files

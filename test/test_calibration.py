@@ -64,6 +64,19 @@ def test_ddr_calibrate_stores_eta_and_keeps_the_weights(tmp_path, checkpoint, ca
     assert "no visible ground-truth" in capsys.readouterr().err
 
 
+def test_ddr_calibrate_rotations_stores_the_ensemble_with_its_own_eta(tmp_path, checkpoint, capsys):
+    pairs = write_pairs(tmp_path, np.array([SHIFT, 0.0]))
+    argv = ["calibrate", "--model", str(checkpoint), "--pairs", str(pairs), "--images", str(tmp_path)]
+    assert cli_main.main(argv) == 0
+    single = model_eta(load_checkpoint(checkpoint)[1])
+    assert cli_main.main([*argv, "--rotations", "4"]) == 0
+    assert "4 rotation(s)" in capsys.readouterr().out
+    model, meta = load_checkpoint(checkpoint)
+    assert model.config.rotations == 4 and meta["model"]["rotations"] == 4
+    expected = calibrated_eta(true_match_distances(model, load_pairs(pairs), tmp_path))
+    assert model_eta(meta) == pytest.approx(expected, abs=1e-4) and abs(expected - single) > 1e-3
+
+
 def test_a_bad_stored_eta_is_refused():
     with pytest.raises(ValueError, match="positive"):
         model_eta({"heatmap_eta": -1.0})

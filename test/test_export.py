@@ -6,6 +6,7 @@ Tolerance: an export runs the same fp32 operations, so per-value differences sta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 
@@ -58,6 +59,20 @@ def test_torchscript_matches_checkpoint_at_other_sizes(checkpoint, tmp_path):
     assert metadata["source_sha256"] == file_hash(checkpoint)
     assert metadata["checkpoint_metadata"]["method"] == "identical-view"
     assert metadata["example_size"] == [48, 64]
+
+
+@pytest.mark.parametrize("format", ["torchscript", pytest.param("onnx", marks=[
+    pytest.mark.slow, pytest.mark.skipif(bool(ONNX_MISSING), reason=f"ONNX needs {ONNX_MISSING}")])])
+def test_a_rotation_ensemble_runs_around_the_export_at_any_size(tmp_path, format):
+    model = tiny_model(seed=4)
+    model.config = dataclasses.replace(model.config, rotations=4)
+    checkpoint = save_checkpoint(tmp_path / "four.pt", model)
+    exported, metadata = load_exported(export_model(checkpoint, tmp_path / "model", format, (48, 64)))
+    assert metadata["model"]["rotations"] == 4 and exported.rotations == 4
+    for shape in [(1, 3, 48, 64), (2, 3, 37, 50)]:
+        images = torch.rand(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+        with torch.no_grad():
+            assert_same_descriptors(exported(images), reference(checkpoint, images))
 
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="bf16 autocast on CPU needs oneDNN")

@@ -6,6 +6,7 @@ cross-scene-pairs --object-set train``), never on the test pairs a model is scor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -19,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, type=Path, help="checkpoint to calibrate (updated in place)")
     p.add_argument("--pairs", required=True, type=Path, help="pairs.json with targets and visibility")
     p.add_argument("--images", required=True, type=Path, help="folder the pairs' image paths are relative to")
+    p.add_argument("--rotations", type=int, default=None, choices=(1, 2, 4),
+                   help="test-time rotation ensemble to calibrate for and store with the model "
+                        "(image turns averaged; default: the checkpoint's own)")
     p.add_argument("--dry-run", action="store_true", help="print eta, leave the checkpoint as it is")
     p.set_defaults(func=run)
 
@@ -29,12 +33,15 @@ def run(args: argparse.Namespace) -> int:
     from dense_descriptor_ros.model.checkpoint import load_checkpoint, update_metadata
 
     model, _ = load_checkpoint(args.model)
+    if args.rotations is not None:
+        model.config = dataclasses.replace(model.config, rotations=args.rotations)
     distances = true_match_distances(model, load_pairs(args.pairs), args.images)
     eta = calibrated_eta(distances)
     quartiles = np.percentile(distances, [25, 75])
-    print(f"heatmap eta {eta:.3f}: median descriptor distance of {len(distances)} true matches "
+    print(f"heatmap eta {eta:.3f} ({model.config.rotations} rotation(s)): median descriptor distance of {len(distances)} true matches "
           f"(quartiles {quartiles[0]:.3f}-{quartiles[1]:.3f})")
     if not args.dry_run:
-        update_metadata(args.model, heatmap_eta=round(eta, 4), heatmap_eta_pairs=str(args.pairs))
+        update_metadata(args.model, model=model.config.to_dict(), heatmap_eta=round(eta, 4),
+                        heatmap_eta_pairs=str(args.pairs))
         log.info("stored heatmap_eta in %s (its file hash changed: re-embed keypoint databases)", args.model)
     return 0

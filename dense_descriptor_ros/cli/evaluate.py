@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--pairs needs --model to match them first "
                              "(or pass already matched pairs with --predictions)")
         pairs, model = match_file(args.model, args.pairs, args.images,
-                                  args.out / "predictions.json", device, args.precision)
+                                  args.out / "predictions.json", device, args.precision, args.rotations)
     else:
         pairs = load_pairs(args.predictions)
         missing = [i for i, p in enumerate(pairs) if p.predictions is None]
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.predictions}: pairs {missing[:10]} have no 'predictions'; "
                              "run `ddr match` on it first")
         if args.model is not None:
-            model, _ = load_matcher(args.model, device)
+            model, _ = load_matcher(args.model, device, args.rotations)
     name = args.name or (args.model.stem if args.model else args.predictions.stem)
     metrics = write_report(pairs, args.images, args.out, name)
     if model is not None:

@@ -16,11 +16,14 @@ log = logging.getLogger(__name__)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--precision``, shared with ``ddr evaluate``."""
+    """``--device``, ``--precision`` and ``--rotations``, shared with ``ddr evaluate``."""
     parser.add_argument("--device", default=None,
                         help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
                         help="autocast precision for the network (bf16 on CPU, fp16 needs CUDA)")
+    parser.add_argument("--rotations", type=int, choices=(1, 2, 4), default=None,
+                        help="test-time rotation ensemble: image turns averaged (default: the "
+                             "checkpoint's own, set by `ddr calibrate --rotations`)")
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -28,15 +31,16 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def match_file(model_spec: str | Path, pairs_path: Path, image_dir: Path, out_path: Path,
-               device: torch.device, precision: str) -> tuple[list[Pair], torch.nn.Module]:
+               device: torch.device, precision: str,
+               rotations: int | None = None) -> tuple[list[Pair], torch.nn.Module]:
     """Load a model (checkpoint path or ``"xfeat"``) and a pairs file, predict every pair,
-    write ``out_path``.
+    write ``out_path``; ``rotations`` overrides a checkpoint's test-time rotation ensemble.
 
     The output is written only when every pair succeeded, so a bad input never leaves a
     half-written file.
     """
     pairs = load_pairs(pairs_path)
-    model, _ = load_matcher(model_spec, device)
+    model, _ = load_matcher(model_spec, device, rotations)
     predicted = predict_pairs(model, pairs, image_dir, device=device, precision=precision)
     save_pairs(out_path, predicted)
     log.info("wrote predictions for %d pairs to %s", len(predicted), out_path)
@@ -45,7 +49,7 @@ def match_file(model_spec: str | Path, pairs_path: Path, image_dir: Path, out_pa
 
 def run(args: argparse.Namespace) -> int:
     match_file(args.model, args.pairs, args.images, args.out, resolve_device(args.device),
-               args.precision)
+               args.precision, args.rotations)
     return 0
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dense_descriptor_ros.model.backbone import DilatedResNet
+from dense_descriptor_ros.model.rotations import check_rotations, rotation_ensemble
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,21 @@ IMAGENET_WEIGHT_FILES = {
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild the network; stored in every checkpoint."""
+    """Everything needed to rebuild the network; stored in every checkpoint.
+
+    ``rotations``: in eval mode, descriptors are averaged over this many turns of the image
+    (1, 2 or 4; see ``model.rotations``); training always runs one pass.
+    """
 
     backbone: str = "resnet18"
     descriptor_dim: int = 64
     width: int = 64
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    rotations: int = 1
+
+    def __post_init__(self) -> None:
+        check_rotations(self.rotations)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -53,7 +62,8 @@ class DescriptorNet(nn.Module):
 
     Input: ``(B, 3, H, W)`` RGB in [0, 1].
     Output: ``(B, D, ceil(H/8), ceil(W/8))`` unit-norm descriptors, or ``(B, D, H, W)`` with
-    ``upsample=True`` (bilinear, re-normalised).
+    ``upsample=True`` (bilinear, re-normalised). In eval mode with ``config.rotations > 1`` they
+    are the test-time rotation ensemble (``model/rotations.py``), which costs that many passes.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -71,12 +81,19 @@ class DescriptorNet(nn.Module):
     def forward(self, images: Tensor, upsample: bool = False) -> Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-        x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
-        descriptors = self.head(self.backbone(x))
+        if self.training or self.config.rotations == 1:
+            descriptors = self._describe(images)
+        else:
+            descriptors = rotation_ensemble(self._describe, images, self.config.rotations, STRIDE)
         if upsample:
             descriptors = F.interpolate(descriptors, size=images.shape[-2:], mode="bilinear",
                                         align_corners=False)
         return F.normalize(descriptors.float(), dim=1)
+
+    def _describe(self, images: Tensor) -> Tensor:
+        """One pass: raw (not yet normalised) descriptors on the stride-8 grid."""
+        x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        return self.head(self.backbone(x))
 
     def load_imagenet_weights(self, path: str | Path | None = None) -> bool:
         """Load torchvision ImageNet weights into the backbone when a file is available.

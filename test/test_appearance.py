@@ -168,11 +168,12 @@ def test_a_peak_below_the_gate_is_skipped_for_the_next_ranked_one() -> None:
     weights = torch.full(GRID, 0.1)
     weights[5, 3], weights[5, 11] = 1.0, 0.3  # ranking 0.20 and 0.18
     heatmap = Heatmap(grid, (CAMERA.height, CAMERA.width), weights)
-    grasp = suction_grasp(heatmap, box_on_floor(), CAMERA)
+    gate = SuctionConfig(min_confidence=0.25)
+    grasp = suction_grasp(heatmap, box_on_floor(), CAMERA, config=gate)
     assert grasp.ok and grasp.confidence == pytest.approx(0.60)
     np.testing.assert_allclose(grasp.pixel, [91.5, 43.5])
     weak = suction_grasp(Heatmap(grid, (CAMERA.height, CAMERA.width), torch.where(weights < 1, 0.0, 1.0)),
-                         box_on_floor(), CAMERA)
+                         box_on_floor(), CAMERA, config=gate)
     assert weak.reason == RejectReason.LOW_CONFIDENCE and weak.confidence == pytest.approx(0.20)
 
 

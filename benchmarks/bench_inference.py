@@ -24,7 +24,8 @@ from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
 
 COLUMNS = [("backbone", "backbone", ""), ("size", "WxH", ""), ("precision", "prec", ""),
-           ("layout", "layout", ""), ("rotations", "rot", ""), ("median_ms", "median ms", ".1f"), ("p90_ms", "p90 ms", ".1f"),
+           ("layout", "layout", ""), ("rotations", "rot", ""), ("median_ms", "median ms", ".1f"),
+           ("p90_ms", "p90 ms", ".1f"),
            ("gflop_per_frame", "GFLOP/frame", ".2f"), ("gflop_per_s", "GFLOP/s", ".1f"),
            ("peak_fraction", "of peak", ".1%")]
 

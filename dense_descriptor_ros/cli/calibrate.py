@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     distances = true_match_distances(model, load_pairs(args.pairs), args.images)
     eta = calibrated_eta(distances)
     quartiles = np.percentile(distances, [25, 75])
-    print(f"heatmap eta {eta:.3f} ({model.config.rotations} rotation(s)): median descriptor distance of {len(distances)} true matches "
-          f"(quartiles {quartiles[0]:.3f}-{quartiles[1]:.3f})")
+    print(f"heatmap eta {eta:.3f} ({model.config.rotations} rotation(s)): median descriptor distance "
+          f"of {len(distances)} true matches (quartiles {quartiles[0]:.3f}-{quartiles[1]:.3f})")
     if not args.dry_run:
         update_metadata(args.model, model=model.config.to_dict(), heatmap_eta=round(eta, 4),
                         heatmap_eta_pairs=str(args.pairs))

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         timing = time_call(descriptor_fn(model, images, device, precision), device,
                            args.warmup, args.repeats)
         rows.append({"backbone": backbone_label(backbone, args.width), "size": f"{width}x{height}", "precision": precision,
-                     "layout": layout, "rotations": rotations, "compile": args.compile, "batch": 1, **timing.to_dict(),
+                     "layout": layout, "rotations": rotations, "compile": args.compile, "batch": 1,
+                     **timing.to_dict(),
                      "gflop_per_frame": flops / 1e9,
                      **achieved(flops, timing.median_ms, peaks[precision])})
     notes = [f"precision {p} not supported on {device.type}: skipped" for p in skipped]

@@ -22,6 +22,7 @@ from benchmarks.common import (backbone_label, achieved, add_common_arguments, b
 from dense_descriptor_ros.model.inference import COMPILE_MODES, prepare_for_inference
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 from dense_descriptor_ros.model.backbone import LAYOUTS
+from dense_descriptor_ros.model.rotations import ROTATIONS
 
 COLUMNS = [("backbone", "backbone", ""), ("size", "WxH", ""), ("precision", "prec", ""),
            ("layout", "layout", ""), ("rotations", "rot", ""), ("median_ms", "median ms", ".1f"),
@@ -39,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="default: fp32,bf16 on CPU; fp32,fp16 on CUDA")
     parser.add_argument("--layouts", type=parse_list(["channels_last", "contiguous"]),
                         default=["channels_last"], help="memory formats to compare")
-    parser.add_argument("--rotations", type=parse_list(["1", "2", "4"]), default=["1"],
+    parser.add_argument("--rotations", type=parse_list(map(str, ROTATIONS)), default=["1"],
                         help="test-time rotation ensembles to time (model.rotations: passes per frame)")
     parser.add_argument("--descriptor-dim", type=int, default=64)
     parser.add_argument("--compile", default=None, choices=COMPILE_MODES,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dense_descriptor_ros.model.rotations import ROTATIONS
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, type=Path, help="checkpoint to calibrate (updated in place)")
     p.add_argument("--pairs", required=True, type=Path, help="pairs.json with targets and visibility")
     p.add_argument("--images", required=True, type=Path, help="folder the pairs' image paths are relative to")
-    p.add_argument("--rotations", type=int, default=None, choices=(1, 2, 4),
+    p.add_argument("--rotations", type=int, default=None, choices=ROTATIONS,
                    help="test-time rotation ensemble to calibrate for and store with the model "
                         "(image turns averaged; default: the checkpoint's own)")
     p.add_argument("--dry-run", action="store_true", help="print eta, leave the checkpoint as it is")

@@ -11,6 +11,7 @@ from dense_descriptor_ros.evaluation.matchers import XFEAT_SPEC, load_matcher
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, save_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
 from dense_descriptor_ros.model.descriptor_net import PRECISIONS, default_device
+from dense_descriptor_ros.model.rotations import ROTATIONS
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
                         help="autocast precision for the network (bf16 on CPU, fp16 needs CUDA)")
-    parser.add_argument("--rotations", type=int, choices=(1, 2, 4), default=None,
+    parser.add_argument("--rotations", type=int, choices=ROTATIONS, default=None,
                         help="test-time rotation ensemble: image turns averaged (default: the "
                              "checkpoint's own, set by `ddr calibrate --rotations`)")
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor
 
-ROTATIONS = (1, 2, 4)
 _QUARTER_TURNS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
+ROTATIONS = tuple(_QUARTER_TURNS)  # the ensembles there are: passes per image
 
 
 def check_rotations(rotations: int) -> int:

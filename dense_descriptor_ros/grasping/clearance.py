@@ -3,9 +3,11 @@
 The fingers go down beside the object, ``finger_depth`` below the grasped surface, each a block
 ``finger_thickness`` thick (outwards, from where the jaws open to) and ``finger_width`` wide. A
 finger collides when something lies above its tip: along the camera ray to a point of the
-fingertip, the depth image sees a surface nearer than that point. That is exact for what the
-camera sees and ignores overhangs it cannot see; pixels without depth are left out, and when
-none of a finger's samples has depth it counts as blocked.
+fingertip, the depth image sees a surface nearer than that point, outside the grasp width. A
+surface seen within the width is what the jaws close on: viewed at a slant, the grasped product
+itself hides the space beside it, where the finger goes down. That is exact for what the camera
+sees and ignores overhangs it cannot see; pixels without depth are left out, and when none of a
+finger's samples has depth it counts as blocked.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dense_descriptor_ros.geometry.camera import Intrinsics, project
+from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project
 from dense_descriptor_ros.grasping.pose import Pose
 
 
@@ -57,5 +59,9 @@ def blocked_fingers(pose_camera: Pose, width: float, depth: np.ndarray, intrinsi
         if not known.any():
             fractions.append(1.0)
             continue
-        fractions.append(float(np.mean(seen[known] < points[known, 2] - config.tolerance)))
+        above = seen[known] < points[known, 2] - config.tolerance
+        # what the jaws close on may hide the view beside it: a surface seen within the grasp width is no obstacle
+        surface = backproject(intrinsics, np.stack([xs, ys], -1)[known], seen[known])
+        grasped = np.abs((surface - pose_camera.position) @ pose_camera.axis(1)) < width / 2 + config.tolerance
+        fractions.append(float(np.mean(above & ~grasped)))
     return fractions

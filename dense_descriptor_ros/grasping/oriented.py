@@ -13,7 +13,8 @@ across a box, so with ``fit_face`` the keypoints only say which face and roughly
 face is outlined in depth (:mod:`.face`) and the fingers close across it, along the face side
 nearest the keypoints' direction when that direction is resolved (the keypoints lie at least
 ``resolved_cells`` cells apart), else across its narrow side; the width is the face's own
-width there, the grasp centred on it. Without a flat face the keypoints alone decide.
+width there (edge to edge, no margin), the grasp centred on it. Without a flat face the
+keypoints alone decide, the width their distance plus a margin.
 
 Tool frame: z = approach (into the surface), y = closing axis (a -> b), x = y cross z.
 The pose sits on the surface at the midpoint; the executor adds its own grasp depth.
@@ -38,7 +39,9 @@ from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Re
 class ParallelGripperConfig(FaceSegmentation, PeakSearch, FingerClearance):
     """Gripper limits and thresholds (metres, pixels); confidences are per-keypoint ``h_j``;
     the fingers' size and travel below the surface (:class:`FingerClearance`) are checked
-    against depth before a grasp is handed out."""
+    against depth before a grasp is handed out. ``margin`` widens a grasp whose width is the
+    keypoints' distance (they lie inside the product's edges); a face is measured edge to edge,
+    and the executor's opening margin gives the fingers room around it."""
 
     max_opening: float = 0.085
     margin: float = 0.01
@@ -169,7 +172,7 @@ def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: in
         cell = intrinsics.width / grid_width
         resolved = np.linalg.norm(pixels[1] - pixels[0]) >= config.resolved_cells * cell
         closing, span, centre, axis_from = _across_face(face, points, resolved)
-        width, normal = span + config.margin, face.normal
+        width, normal = span, face.normal
     else:
         if separation < config.min_separation:
             return rejected(RejectReason.DEGENERATE, f"the keypoints are {separation * 1000:.1f} mm apart, less "

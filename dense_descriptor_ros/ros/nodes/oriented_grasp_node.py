@@ -55,7 +55,8 @@ class OrientedGraspNode(Node):
         self.inputs = declare_grasp_inputs(self, self.on_frame)
         self.config = ParallelGripperConfig(
             max_opening=declare(self, "max_opening", 0.085, "gripper maximum opening (m)"),
-            margin=declare(self, "margin", 0.01, "added to the measured grasp width (m)"),
+            margin=declare(self, "margin", 0.01, "added to the keypoints' distance where it sets the width "
+                           "(no face fitted, m)"),
             min_confidence=declare(self, "min_confidence", ParallelGripperConfig.min_confidence,
                                    "minimum per-keypoint heatmap value"),
             fit_face=declare(self, "fit_face", True, "close across the flat face outlined in depth at the "

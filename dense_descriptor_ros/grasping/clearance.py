@@ -23,8 +23,9 @@ from dense_descriptor_ros.grasping.pose import Pose
 class FingerClearance:
     """Finger size and how it is checked (metres): ``open_extra`` is how much wider than the grasp
     width the jaws open on the way down (the executor's ``open_margin``); a finger is blocked when
-    more than ``max_blocked`` of its tip samples lie under a surface by more than ``tolerance``.
-    ``finger_depth`` is the executor's; 0 turns the check off."""
+    more than ``max_blocked`` of its tip samples lie under a surface by more than ``tolerance``,
+    that surface lying more than ``tolerance`` outside the grasp width (within it, it is what the
+    jaws close on). ``finger_depth`` is the executor's; 0 turns the check off."""
 
     finger_depth: float = 0.02
     finger_thickness: float = 0.008

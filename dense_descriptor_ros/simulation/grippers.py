@@ -14,9 +14,10 @@ The suction cup only grips when a real cup would seal: switched on, it stops at 
 contact and rays cast along the tool z through its rim must all hit the same object within
 ``SuctionCupSpec.seal_gap`` of the cup face, with the surface normal at the centre within
 ``max_tilt_deg`` of the approach. Off the object, over an edge or tilted, the seal fails.
-Once sealed, a weld constraint holds the object until its force exceeds the vacuum's
-``max_force`` (or its torque ``max_force * radius``), when the seal breaks (during a move:
-SealError, the object dropped).
+Once sealed, a weld constraint at the seal point holds the object until its force exceeds the
+vacuum's ``max_force``, or its moment about the cup (an object held off its centre of mass peels
+the cup) exceeds ``max_force * radius``; then the seal breaks (during a move: SealError, the
+object dropped).
 
 The parallel gripper's fingers are position-controlled slide joints whose force is limited
 to the commanded effort; a held object hangs on friction alone.
@@ -392,11 +393,13 @@ class SimulatedGripper:
         m, d = self.cell.model, self.cell.data
         eq = self._welds[instance]
         body = m.body(scene_mod.object_body(instance)).id
-        tool_rot = d.xmat[self._tool_body].reshape(3, 3)
-        rel_pos = tool_rot.T @ (d.xpos[body] - d.xpos[self._tool_body])
-        rel_rot = Rotation.from_matrix(tool_rot.T @ d.xmat[body].reshape(3, 3))
+        tool_rot, body_rot = d.xmat[self._tool_body].reshape(3, 3), d.xmat[body].reshape(3, 3)
+        rel_rot = Rotation.from_matrix(tool_rot.T @ body_rot)
         x, y, z, w = rel_rot.as_quat()
-        m.eq_data[eq, 3:6] = rel_pos
+        # anchored at the seal point on both bodies, so the weld's torque is the moment about the
+        # cup (what peels a real cup off), not about the object's origin
+        m.eq_data[eq, 0:3] = body_rot.T @ (point - d.xpos[body])
+        m.eq_data[eq, 3:6] = tool_rot.T @ (point - d.xpos[self._tool_body])
         m.eq_data[eq, 6:10] = [w, x, y, z]
         d.eq_active[eq] = True
         # the held object now hangs on the weld alone: the cup collides with nothing (an object
@@ -453,7 +456,9 @@ class SimulatedGripper:
         if len(rows) < 6:
             return None
         force = float(np.linalg.norm(d.efc_force[rows[:3]]))
-        torque = float(np.linalg.norm(d.efc_force[rows[3:6]]))
+        # the weld's rotation rows act on a quaternion error, whose rate is half the angular
+        # velocity: their force is twice the torque
+        torque = 0.5 * float(np.linalg.norm(d.efc_force[rows[3:6]]))
         spec = self.suction_spec
         if force > spec.max_force or torque > spec.max_force * spec.radius:
             self._release()

@@ -368,9 +368,9 @@ def test_face_outline_measures_a_box_top(tilt: float, yaw: float) -> None:
     narrowest = face.narrowest()
     assert min(angle_deg(narrowest, narrow_side), angle_deg(-narrowest, narrow_side)) < 3.0
     low, high = face.span(narrowest)
-    assert high - low == pytest.approx(2 * BOX_HALF[1], abs=0.004)
+    assert high - low == pytest.approx(2 * BOX_HALF[1], abs=0.001)
     low, high = face.span(long_side)
-    assert high - low == pytest.approx(2 * BOX_HALF[0], abs=0.006)
+    assert high - low == pytest.approx(2 * BOX_HALF[0], abs=0.001)
     assert planar_face(CAMERA, np.full(depth.shape, np.nan), centre_pixel) is None
 
 

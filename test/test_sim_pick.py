@@ -71,7 +71,6 @@ def test_a_sealed_cup_touches_nothing_and_a_load_beyond_the_vacuum_drops_the_obj
     assert cell.object_poses()[TEA.instance_id][2, 3] < scene.BIN_FLOOR_Z + 0.04  # dropped back
 
 
-
 @pytest.mark.parametrize("offset, held", [(0.0, True), (0.04, False)])
 def test_the_weight_hanging_off_centre_peels_the_cup(offset, held):
     """A 1 kg box (9.8 N, well under the cup's 25 N) held 4 cm from its centre of mass loads the
@@ -83,6 +82,7 @@ def test_the_weight_hanging_off_centre_peels_the_cup(offset, held):
     assert outcome.success is held, outcome.detail
     if not held:
         assert "the seal broke while moving" in outcome.detail and "0.30 N m" in outcome.detail
+
 
 @pytest.mark.parametrize("offset, tilt, reason", [((0.03, 0.0, 0.0), 0.0, "rim points are off the object"),
                                                   ((0.08, 0.0, 0.0), 0.0, "nothing held"),

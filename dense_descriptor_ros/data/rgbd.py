@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 from dense_descriptor_ros.data.images import DatasetError, read_rgb, to_tensor
 from dense_descriptor_ros.geometry.camera import (Intrinsics, backproject, move_with_objects, project,
                                                   transform_points)
-from dense_descriptor_ros.geometry.normals import seen_on_same_surface, surface_normals
+from dense_descriptor_ros.geometry.normals import normals_at, seen_on_same_surface
 
 SEQUENCE_FORMAT = "ddr-rgbd-sequence"
 SEQUENCE_VERSION = 1
@@ -204,7 +204,7 @@ def reproject_correspondences(a: PosedDepth, b: PosedDepth, xy_a: np.ndarray,
     ids = None
     if a.object_poses is not None and b.object_poses is not None:
         ids = a.mask[rows, cols]
-        normals = surface_normals(a.intrinsics, a.depth)[rows, cols] @ a.pose[:3, :3].T
+        normals = normals_at(a.intrinsics, a.depth, rows, cols) @ a.pose[:3, :3].T
         world, normals = move_with_objects(world, normals, ids, a.object_poses, b.object_poses)
     xy_b, z_b = project(b.intrinsics, transform_points(b_from_world, world))
     h, w = b.depth.shape
@@ -216,8 +216,8 @@ def reproject_correspondences(a: PosedDepth, b: PosedDepth, xy_a: np.ndarray,
         visible = inside & np.isfinite(observed) & (np.abs(observed - z_b) <= depth_tolerance * z_b)
     if ids is not None:
         visible &= b.mask[px[:, 1], px[:, 0]] == ids
-        visible &= seen_on_same_surface(normals @ b_from_world[:3, :3].T, surface_normals(b.intrinsics, b.depth),
-                                        b.intrinsics, px[:, 1], px[:, 0])
+        visible &= seen_on_same_surface(normals @ b_from_world[:3, :3].T, b.intrinsics, b.depth,
+                                        px[:, 1], px[:, 0])
     return xy_b, visible
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry.camera import backproject, move_with_objects, project, transform_points
-from ..geometry.normals import MIN_VIEW_COSINE, seen_on_same_surface, surface_normals, view_cosine
+from ..geometry.normals import MIN_VIEW_COSINE, normals_at, seen_on_same_surface, surface_normals, view_cosine
 from .render import Frame
 
 DEPTH_TOLERANCE = 0.0015  # metres, plus 0.2 % of the depth: below the 6 mm of the thinnest pack
@@ -56,7 +56,7 @@ def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
     depth_a = frame_a.depth[rows, cols]
     ids = frame_a.segmentation[rows, cols].astype(int)
     world = transform_points(frame_a.T_world_camera, backproject(frame_a.intrinsics, xy, depth_a))
-    normals = surface_normals(frame_a.intrinsics, frame_a.depth)[rows, cols] @ frame_a.T_world_camera[:3, :3].T
+    normals = normals_at(frame_a.intrinsics, frame_a.depth, rows, cols) @ frame_a.T_world_camera[:3, :3].T
     if follow_objects:
         world, normals = move_with_objects(world, normals, ids, frame_a.object_poses, frame_b.object_poses)
     b_from_world = np.linalg.inv(frame_b.T_world_camera)
@@ -84,6 +84,5 @@ def _visible(frame: Frame, targets: np.ndarray, z: np.ndarray, ids: np.ndarray,
     depth_ok = (np.abs(frame.depth[r, c] - z_safe) <= tolerance) | (
         (around.min(axis=1) - tolerance <= z_safe) & (z_safe <= around.max(axis=1) + tolerance)
         & (around.min(axis=1) > 0))
-    same_surface = seen_on_same_surface(normals, surface_normals(frame.intrinsics, frame.depth),
-                                        frame.intrinsics, r, c)
+    same_surface = seen_on_same_surface(normals, frame.intrinsics, frame.depth, r, c)
     return inside & depth_ok & same_surface & (frame.segmentation[r, c] == ids)

@@ -161,7 +161,7 @@ def parse_list(choices: Iterable[str]) -> Callable[[str], list[str]]:
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--width", type=int, default=64,
-                        help="backbone base width (64 = standard ResNet; the shipped model uses 32)")
+                        help="backbone base width (64 = standard ResNet, as shipped; 32 = the CPU variant)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice, one per core)")

@@ -20,7 +20,8 @@ from dense_descriptor_ros.simulation import scene
 from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
 from dense_descriptor_ros.simulation.objects import OBJECT_TYPES
 from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
-from dense_descriptor_ros.simulation.reference import box_faces, held_out_instance
+from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
+from dense_descriptor_ros.simulation.reference import annotate_reference, box_faces, held_out_instance
 
 TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m
 FAST = PickConfig(replace(SIM_EXECUTOR, approach_distance=0.05, retreat_distance=0.1), hold_seconds=0.5,
@@ -176,6 +177,19 @@ def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
         assert all(v > 0 for v in result["timings_ms"].values())
         assert sorted(p.name for p in out.glob("overlay_*.png")) == ["overlay_000.png"]
     assert "preference hit" in capsys.readouterr().out
+
+
+def test_a_new_model_re_annotates_a_reference_made_with_an_old_one(tmp_path):
+    """`make demo` after the shipped model changed: the old database is re-embedded, not refused."""
+    database, old, new = tmp_path / "ref" / "keypoints.sqlite", "0" * 64, "1" * 64
+    for seed, model_hash in ((0, old), (1, new)):
+        torch.manual_seed(seed)
+        model = DescriptorNet(ModelConfig(width=8, descriptor_dim=16)).eval()
+        annotation = annotate_reference(model, model_hash, database, tmp_path / "ref", "tea_box", (48, 64))
+        faces = [face.name for face in annotation.faces]
+    with KeypointDatabase(database) as db:
+        assert db.model_hashes() == {new}
+        assert sorted(db.preference_descriptors(new)) == sorted(faces) and len(faces) == 6
 
 
 def test_compare_oracle_picks_the_same_heaps_as_an_oracle_run(tmp_path):

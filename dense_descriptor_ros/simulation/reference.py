@@ -143,6 +143,8 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
                        object_type: str, size: tuple[int, int], seed: int = 0) -> ReferenceAnnotation:
     """Render each face of ``object_type`` lying up, click it, store the clicks.
 
+    A database annotated with another model (a demo run before the shipped model changed) is
+    re-embedded from its stored images first, so the new clicks can join it and nothing is lost.
     Writes ``out_dir/reference_<face>.png`` and ``out_dir/reference.json``; returns the annotation.
     """
     instance = held_out_instance(object_type)
@@ -153,6 +155,8 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with BinCell(spec, width, height) as cell, KeypointDatabase(database) as db:
+        if db.model_hashes() - {model_hash}:
+            db.reembed(model, model_hash)
         for face in faces:
             cell.set_object_pose(instance.instance_id, _face_up_pose(instance, face, rng.uniform(0, np.pi)))
             frame = cell.render()

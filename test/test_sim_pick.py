@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from dense_descriptor_ros.cli import sim as sim_cli
 from dense_descriptor_ros.cli import sim_pick
 from dense_descriptor_ros.execution.backends import SimulatedCellBackend
+from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import update_metadata
@@ -20,7 +21,6 @@ from dense_descriptor_ros.simulation import scene
 from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
 from dense_descriptor_ros.simulation.objects import OBJECT_TYPES
 from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
-from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.simulation.reference import annotate_reference, box_faces, held_out_instance
 
 TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m

@@ -84,10 +84,15 @@ def move_with_objects(points: np.ndarray, normals: np.ndarray, ids: np.ndarray, 
     return points, normals
 
 
+def known_depth(depth: np.ndarray) -> np.ndarray:
+    """Depth (metres) as float with NaN wherever it is unknown: NaN, inf, zero or negative."""
+    return np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(float)
+
+
 def depth_image_to_points(intrinsics: Intrinsics, depth: np.ndarray) -> np.ndarray:
     """Depth image ``(H, W)`` metres -> organised point image ``(H, W, 3)``; invalid depth -> NaN."""
     h, w = depth.shape
     ys, xs = np.mgrid[0:h, 0:w]
-    z = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(float)
+    z = known_depth(depth)
     pts = backproject(intrinsics, np.stack([xs.ravel(), ys.ravel()], -1), z.ravel())
     return pts.reshape(h, w, 3)

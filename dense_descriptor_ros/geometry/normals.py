@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera import Intrinsics, backproject, depth_image_to_points
+from .camera import Intrinsics, backproject, depth_image_to_points, known_depth
 
 # Surfaces seen more obliquely than this (angle between normal and ray, cosine) are not used:
 # there a pixel spans many millimetres and the texture is smeared, so no point is well defined.
@@ -25,14 +25,11 @@ def normals_at(intrinsics: Intrinsics, depth: np.ndarray, rows: np.ndarray, cols
     Only the queried pixels and their four neighbours are read: a training pair's few thousand
     correspondences need no whole-image pass (that pass was most of a pair's loading time)."""
     rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
-    h, w = depth.shape
+    z = np.pad(known_depth(depth), 1, constant_values=np.nan)  # no neighbour beyond the border
 
     def point(dr: int, dc: int) -> np.ndarray:
         r, c = rows + dr, cols + dc
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        z = np.where(inside, depth[np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)], np.nan).astype(float)
-        z = np.where(np.isfinite(z) & (z > 0), z, np.nan)
-        return backproject(intrinsics, np.stack([c, r], axis=-1), z)
+        return backproject(intrinsics, np.stack([c, r], axis=-1), z[r + 1, c + 1])
 
     centre = point(0, 0)
 

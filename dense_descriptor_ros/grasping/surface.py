@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dense_descriptor_ros.geometry.camera import Intrinsics, backproject
+from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, known_depth
 
 
 class PixelOutsideImageError(ValueError):
@@ -49,7 +49,7 @@ def depth_in_metres(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray
     else:
         raise ValueError(f"depth must be an integer (millimetres) or float (metres) image, "
                          f"got dtype {depth.dtype}")
-    return np.where(np.isfinite(metres) & (metres > 0), metres, np.nan)
+    return known_depth(metres)
 
 
 def _window(depth: np.ndarray, xy: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:

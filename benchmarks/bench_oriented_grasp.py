@@ -2,8 +2,9 @@
 
 The keypoint pair is planted in random descriptors where the annotated axis of the toothpaste
 box lies in each rendered heap, so the timings cover the grasp maths on real heap depth (not
-the network, see bench_inference): the face outline, its narrowest direction, the finger-room
-check, and the whole oriented grasp with the keypoints alone (paper IV-E) or with the face.
+the network, see bench_inference): the face outline, its narrowest direction, the gripper-room
+check (fingers and palm along the approach), and the whole oriented grasp with the keypoints
+alone (paper IV-E) or with the face (moving along it where there is no room).
 
     python -m benchmarks.bench_oriented_grasp --sizes 320x240,640x480 --scenes 5
 """
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from benchmarks.common import (add_common_arguments, environment, parse_sizes, setup_run, time_call,
                                write_report)
 from dense_descriptor_ros.geometry.camera import project, transform_points
-from dense_descriptor_ros.grasping.clearance import blocked_fingers
+from dense_descriptor_ros.grasping.clearance import blocked_parts
 from dense_descriptor_ros.grasping.face import planar_face
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
 from dense_descriptor_ros.matching import pixel_to_grid
@@ -90,13 +91,13 @@ def rows_for(height: int, width: int, args: argparse.Namespace, device: torch.de
         stages = {
             "face outline": (lambda: planar_face(frame.intrinsics, depth, centre, config), None),
             "narrowest direction": (face.narrowest, None),
-            "finger room": (lambda: blocked_fingers(with_face.pose_camera, with_face.width, depth,
-                                                    frame.intrinsics, config), None)
+            "gripper room": (lambda: blocked_parts(with_face.pose_camera, with_face.width, depth,
+                                                   frame.intrinsics, config), None)
             if with_face.ok else None,
             "grasp, keypoints alone": (lambda: oriented_grasp(
                 grid, keypoints, depth, frame.intrinsics, config=replace(config, fit_face=False, finger_depth=0.0)),
                 "keypoints"),
-            "grasp, face + finger room": (lambda: oriented_grasp(grid, keypoints, depth, frame.intrinsics,
+            "grasp, face + gripper room": (lambda: oriented_grasp(grid, keypoints, depth, frame.intrinsics,
                                                                  config=config), "face"),
         }
         for stage, entry in stages.items():

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project, transform_points
-from dense_descriptor_ros.grasping.clearance import blocked_fingers
+from dense_descriptor_ros.grasping.clearance import blocked_parts
 from dense_descriptor_ros.grasping.face import planar_face
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
@@ -410,6 +410,54 @@ def test_no_room_for_a_finger_next_to_a_neighbour() -> None:
     assert oriented_grasp(grid, keypoints, crowded, CAMERA, config=ParallelGripperConfig(finger_depth=0.0)).ok
 
 
+def with_block(depth: np.ndarray, long_side: np.ndarray, narrow_side: np.ndarray, along: tuple[float, float],
+               across: tuple[float, float], top: float) -> np.ndarray:
+    """``depth`` with a flat-topped neighbour at camera depth ``top`` over the given ranges of
+    offsets from the box centre along its long and narrow sides (m)."""
+    ys, xs = np.mgrid[0:CAMERA.height, 0:CAMERA.width]
+    rays = np.stack([(xs - CAMERA.cx) / CAMERA.fx, (ys - CAMERA.cy) / CAMERA.fy, np.ones(xs.shape)], -1)
+    offset = rays * top - BOX_CENTRE
+    u, v = offset @ long_side, offset @ narrow_side
+    inside = (u >= along[0]) & (u <= along[1]) & (v >= across[0]) & (v <= across[1])
+    return np.where(inside, np.fmin(depth, top), depth)
+
+
+def test_a_blocked_grasp_moves_along_the_face_to_the_nearest_room() -> None:
+    """A neighbour beside one half of the long side, up to its middle: the 20 mm wide fingers
+    (grown 4 mm) cannot go down at the centre nor 10 mm on, and the grasp moves 20 mm along
+    the face towards the free end, not farther."""
+    depth, _, long_side, narrow_side = box_scene(0, 30)
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))
+    crowded = with_block(depth, long_side, narrow_side, (-0.08, 0.0), (BOX_HALF[1] + 0.002, 0.06), 0.553)
+    grasp = oriented_grasp(grid, keypoints, crowded, CAMERA)
+    assert grasp.ok, grasp.rejection
+    assert abs(grasp.shift) == pytest.approx(0.02)
+    moved = grasp.pose_camera.position - BOX_CENTRE
+    assert np.dot(moved, long_side) == pytest.approx(0.02, abs=0.004)
+    assert abs(np.dot(moved, narrow_side)) < 0.004  # still centred across the face
+    stay = oriented_grasp(grid, keypoints, crowded, CAMERA, config=ParallelGripperConfig(max_shift=0.0))
+    assert stay.reason == RejectReason.NO_ROOM and "fingertip b" in stay.rejection.detail, stay.rejection
+    assert oriented_grasp(grid, keypoints, depth, CAMERA).shift == 0.0
+
+
+@pytest.mark.parametrize("across, above_box, refused", [((0.045, 0.07), 0.04, True), ((0.045, 0.07), 0.02, False),
+                                                       ((0.057, 0.07), 0.04, True)])
+def test_a_tall_neighbour_beyond_the_fingers_blocks_the_palm(across: tuple[float, float], above_box: float,
+                                                             refused: bool) -> None:
+    """A neighbour from 45 mm off the box's middle, along its whole length: beyond the fingers
+    (open 5 mm wider than the box, 8 mm thick, grown 4 mm) but under the palm (55.5 mm either
+    side), which comes down to 30 mm above the box top. 40 mm taller than the box it is in the
+    palm's way, 20 mm not; from 57 mm on, under the palm's grown edge alone, it still is."""
+    depth, _, long_side, narrow_side = box_scene(0, 30)
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))
+    crowded = with_block(depth, long_side, narrow_side, (-0.1, 0.1), across, BOX_CENTRE[2] - above_box)
+    grasp = oriented_grasp(grid, keypoints, crowded, CAMERA)
+    if refused:
+        assert grasp.reason == RejectReason.NO_ROOM and "palm" in grasp.rejection.detail, grasp.rejection
+    else:
+        assert grasp.ok and grasp.shift == 0.0, grasp.rejection
+
+
 def test_the_grasped_box_hiding_a_fingertip_is_no_obstacle() -> None:
     """Its top tilted 20 degrees, the box itself hides from the camera where one finger goes
     down beside it. That surface lies within the grasp width: what the jaws close on, not
@@ -425,7 +473,7 @@ def test_the_grasped_box_hiding_a_fingertip_is_no_obstacle() -> None:
                      for side in (-1.0, 1.0)])
     (x, y), = np.rint(project(CAMERA, tips[:1])[0]).astype(int)
     assert depth[y, x] < tips[0, 2] - 0.01  # the first finger's inner edge lies behind the box top
-    assert blocked_fingers(pose, grasp.width, depth, CAMERA, config) == [0.0, 0.0]
+    assert not any(blocked_parts(pose, grasp.width, depth, CAMERA, config).values())
 
 
 def test_resolved_keypoints_choose_the_face_side() -> None:

@@ -18,7 +18,7 @@ from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import update_metadata
 from dense_descriptor_ros.simulation import scene
-from dense_descriptor_ros.simulation.grippers import SimulatedGripper, open_cell
+from dense_descriptor_ros.simulation.grippers import ParallelJawSpec, SimulatedGripper, open_cell
 from dense_descriptor_ros.simulation.objects import OBJECT_TYPES
 from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
 from dense_descriptor_ros.simulation.reference import annotate_reference, box_faces, held_out_instance
@@ -100,6 +100,19 @@ def test_parallel_gripper_holds_a_box_by_friction_across_its_narrow_width():
     cell, gripper = _cell_with_box("parallel")
     outcome = execute_pick(gripper, _top_pose(), width=0.07, config=FAST)
     assert outcome.success and outcome.held == TEA.instance_id, outcome.detail
+
+
+def test_the_simulated_jaw_is_the_body_the_room_check_is_given():
+    """The palm and fingers in the MJCF are the spec's boxes (the oriented grasp's room check is
+    given the spec), and the palm sits on top of the fingers."""
+    cell, _ = _cell_with_box("parallel")
+    jaw, model = ParallelJawSpec(), cell.model
+    np.testing.assert_allclose(2 * model.geom("palm").size, [jaw.palm_length, jaw.palm_width, jaw.palm_height])
+    np.testing.assert_allclose(2 * model.geom("finger_a").size, [jaw.finger_width, jaw.finger_thickness,
+                                                                 jaw.finger_length])
+    palm_bottom = -model.geom("palm").pos[2] - jaw.palm_height / 2
+    assert jaw.finger_length <= palm_bottom <= jaw.finger_length + 0.003
+    assert jaw.palm_width >= jaw.max_opening + 2 * jaw.finger_thickness
 
 
 @pytest.mark.parametrize("width, yaw", [(0.05, 90.0), (0.07, 0.0)])

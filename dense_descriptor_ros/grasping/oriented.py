@@ -13,8 +13,9 @@ across a box, so with ``fit_face`` the keypoints only say which face and roughly
 face is outlined in depth (:mod:`.face`) and the fingers close across it, along the face side
 nearest the keypoints' direction when that direction is resolved (the keypoints lie at least
 ``resolved_cells`` cells apart), else across its narrow side; the width is the face's own
-width there (edge to edge, no margin), the grasp centred on it. Without a flat face the
-keypoints alone decide, the width their distance plus a margin.
+width there (edge to edge, no margin), the grasp centred on it. Where depth shows no room for
+the gripper there (:mod:`.clearance`), the grasp moves along the face to the nearest place with
+room. Without a flat face the keypoints alone decide, the width their distance plus a margin.
 
 Tool frame: z = approach (into the surface), y = closing axis (a -> b), x = y cross z.
 The pose sits on the surface at the midpoint; the executor adds its own grasp depth.
@@ -27,7 +28,7 @@ import numpy as np
 from torch import Tensor
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project
-from dense_descriptor_ros.grasping.clearance import FingerClearance, blocked_fingers
+from dense_descriptor_ros.grasping.clearance import GripperClearance, blocked_parts, worst_blocked
 from dense_descriptor_ros.grasping.face import FaceSegmentation, PlanarFace, planar_face
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, PeakSearch, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
@@ -36,12 +37,14 @@ from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Re
 
 
 @dataclass(frozen=True)
-class ParallelGripperConfig(FaceSegmentation, PeakSearch, FingerClearance):
+class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     """Gripper limits and thresholds (metres, pixels); confidences are per-keypoint ``h_j``;
-    the fingers' size and travel below the surface (:class:`FingerClearance`) are checked
-    against depth before a grasp is handed out. ``margin`` widens a grasp whose width is the
-    keypoints' distance (they lie inside the product's edges); a face is measured edge to edge,
-    and the executor's opening margin gives the fingers room around it."""
+    the gripper's body and its path in (:class:`GripperClearance`) are checked against depth
+    before a grasp is handed out. ``margin`` widens a grasp whose width is the keypoints'
+    distance (they lie inside the product's edges); a face is measured edge to edge, and the
+    executor's opening margin gives the fingers room around it. Where the gripper has no room
+    across a face, the grasp moves along the face in ``shift_step`` steps, up to ``max_shift``
+    either way (the fingers staying on its sides), and the nearest place with room is taken."""
 
     max_opening: float = 0.085
     margin: float = 0.01
@@ -51,6 +54,8 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, FingerClearance):
     min_separation: float = 0.005
     fit_face: bool = True
     resolved_cells: float = 2.0
+    max_shift: float = 0.04
+    shift_step: float = 0.01
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +65,8 @@ class ParallelGrasp(Refusable):
     ``pixels (2, 2)`` and ``confidences (2,)`` of the two keypoints always; ``points_camera
     (2, 3)`` and ``width`` once measured; ``pose_camera`` / ``pose_target`` only when ``ok``;
     ``axis_from`` says what set the closing axis: ``keypoints``, ``face side`` (the face side
-    nearest the keypoints' direction) or ``narrow side`` (the face's, keypoints unresolved).
+    nearest the keypoints' direction) or ``narrow side`` (the face's, keypoints unresolved);
+    ``shift`` how far (m, along tool x) the grasp moved along the face to find room.
     """
 
     pixels: np.ndarray
@@ -71,6 +77,7 @@ class ParallelGrasp(Refusable):
     pose_camera: Pose | None = None
     pose_target: Pose | None = None
     axis_from: str | None = None
+    shift: float | None = None
 
 
 def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarray,
@@ -191,16 +198,36 @@ def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: in
     if np.linalg.norm(approach) < 0.1:
         return rejected(RejectReason.DEGENERATE, "the surface normal is almost parallel to the "
                         "closing axis", points_camera=points, width=width, axis_from=axis_from)
-    pose_camera = Pose.from_axes(centre, approach_rotation(approach, closing), "camera")
-    blocked = blocked_fingers(pose_camera, width, depth, intrinsics, config)
-    if blocked and max(blocked) > config.max_blocked:
-        return rejected(RejectReason.NO_ROOM, f"{max(blocked):.0%} of a fingertip {config.finger_depth * 1000:.0f} mm "
-                        f"below the surface lies under something the camera sees (at most "
-                        f"{config.max_blocked:.0%} allowed)", points_camera=points, width=width, axis_from=axis_from)
+    rotation = approach_rotation(approach, closing)
+    shifts = _shifts_along(face, centre, rotation[:, 0], config) if face is not None else [0.0]
+    refusal = None
+    for shift in shifts:  # nearest first
+        pose_camera = Pose.from_axes(centre + shift * rotation[:, 0], rotation, "camera")
+        why = worst_blocked(blocked_parts(pose_camera, width, depth, intrinsics, config), config)
+        if why is None:
+            break
+        refusal = refusal or why
+    else:
+        elsewhere = (f"; nor anywhere up to {max(map(abs, shifts)) * 1000:.0f} mm along the face"
+                     if len(shifts) > 1 else "")
+        return rejected(RejectReason.NO_ROOM, refusal + elsewhere, points_camera=points, width=width,
+                        axis_from=axis_from)
     pose_target, rejection = place_in_target(pose_camera, T_target_camera, target_frame, workspace)
     if rejection:
-        return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from)
-    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from)
+        return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from, shift=shift)
+    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from, shift)
+
+
+def _shifts_along(face: PlanarFace, centre: np.ndarray, along: np.ndarray,
+                  config: ParallelGripperConfig) -> list[float]:
+    """Offsets (m) of the grasp along in-plane ``along``, nearest first: 0, then whole
+    ``shift_step`` steps either way up to ``max_shift`` that keep the fingers on the face."""
+    low, high = face.span(along)
+    here = float(np.dot(centre - face.origin, along))
+    room = config.finger_width / 2
+    steps = int(config.max_shift / config.shift_step + 1e-9) if config.shift_step > 0 else 0
+    shifts = [sign * k * config.shift_step for k in range(1, steps + 1) for sign in (1.0, -1.0)]
+    return [0.0] + [shift for shift in shifts if low + room <= here + shift <= high - room]
 
 
 def finger_points(pose: Pose, width: float) -> np.ndarray:

@@ -25,7 +25,7 @@ class RejectReason(str, enum.Enum):
     NO_SEAL = "no flat footprint for the cup"
     OUTSIDE_WORKSPACE = "outside workspace"
     TOO_WIDE = "wider than gripper opening"
-    NO_ROOM = "no room for the fingers"
+    NO_ROOM = "no room for the gripper"
     UNLIKE_ANNOTATION = "colours unlike the annotation"
     DEGENERATE = "degenerate geometry"
 

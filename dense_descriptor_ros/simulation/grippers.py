@@ -70,8 +70,14 @@ class ParallelJawSpec:
     finger_length: float = 0.05
     finger_thickness: float = 0.008
     finger_width: float = 0.02
+    palm_length: float = 0.04  # along the tool x; it spans the fingers' travel along y
+    palm_height: float = 0.02
     friction: float = 1.2
     stiffness: float = 2000.0  # N/m of each finger's position servo, before the effort limit
+
+    @property
+    def palm_width(self) -> float:
+        return self.max_opening + 2 * self.finger_thickness + 0.01
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,6 @@ def suction_xml(spec: SuctionCupSpec = SuctionCupSpec()) -> str:
 def parallel_xml(spec: ParallelJawSpec = ParallelJawSpec()) -> str:
     """MJCF bodies of the floating parallel gripper: a palm and two sliding fingers."""
     half_length, half_thick = spec.finger_length / 2, spec.finger_thickness / 2
-    palm_half_y = spec.max_opening / 2 + spec.finger_thickness + 0.005
     fingers = []
     for name, sign in (("finger_a", -1), ("finger_b", 1)):
         fingers.append(
@@ -115,8 +120,9 @@ def parallel_xml(spec: ParallelJawSpec = ParallelJawSpec()) -> str:
             f'{half_length:.6g}" pos="0 {sign * half_thick:.6g} {-half_length:.6g}" mass="0.05" '
             f'condim="4" friction="{spec.friction:.6g} 0.02 0.002" rgba="0.3 0.3 0.35 1"/></body>')
     return (_tool_open() +
-            f'<geom name="palm" type="box" size="0.02 {palm_half_y:.6g} 0.01" '
-            f'pos="0 0 {-spec.finger_length - 0.012:.6g}" rgba="0.5 0.5 0.55 1"/>'
+            f'<geom name="palm" type="box" size="{spec.palm_length / 2:.6g} {spec.palm_width / 2:.6g} '
+            f'{spec.palm_height / 2:.6g}" pos="0 0 {-spec.finger_length - 0.002 - spec.palm_height / 2:.6g}" '
+            'rgba="0.5 0.5 0.55 1"/>'
             + "".join(fingers) + "</body>")
 
 

@@ -58,11 +58,13 @@ class TrialResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     outcome: dict | None = None
     oracle_target_picked: bool | None = None  # the true annotated spot picks the target (compare_oracle)
+    shift: float | None = None  # m the parallel grasp moved along the face to find room
 
     def to_dict(self) -> dict:
         return {"index": self.index, "grasped": self.grasped, "success": self.success,
                 "target_picked": self.target_picked, "preference_hit": self.preference_hit,
                 "detail": self.detail, "face": self.face, "confidence": self.confidence,
+                "shift_mm": None if self.shift is None else round(self.shift * 1000, 1),
                 "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "outcome": self.outcome,
                 "oracle_target_picked": self.oracle_target_picked}
 
@@ -84,6 +86,7 @@ class _Grasp:
     confidence: float | None
     detail: str
     heatmap: Heatmap | None = None
+    shift: float | None = None
 
 
 class PickTrials:
@@ -112,7 +115,9 @@ class PickTrials:
         self.gripper_config = ParallelGripperConfig(
             max_opening=jaw.max_opening, eta=eta, face_tolerance=SIM_FACE_TOLERANCE,
             finger_depth=config.executor.finger_depth, finger_thickness=jaw.finger_thickness,
-            finger_width=jaw.finger_width, open_extra=config.executor.open_margin)
+            finger_width=jaw.finger_width, finger_length=jaw.finger_length, palm_length=jaw.palm_length,
+            palm_width=jaw.palm_width, palm_height=jaw.palm_height, approach=config.executor.approach_distance,
+            open_extra=config.executor.open_margin)
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.appearance = appearance
         self.keypoints: dict[str, torch.Tensor] = {}
@@ -146,7 +151,8 @@ class PickTrials:
         closing = grasp.pose.axis(1) if self.kind == "parallel" else None
         hit = any(region.hit(outcome.grasp_point, object_pose, closing) for region in self.regions)
         return (TrialResult(index, True, outcome.success, self._picked_target(outcome), hit, outcome.detail,
-                            grasp.face, grasp.confidence, timings, outcome.to_dict(), oracle_target), overlay)
+                            grasp.face, grasp.confidence, timings, outcome.to_dict(), oracle_target, grasp.shift),
+                overlay)
 
     @contextmanager
     def _heap(self, index: int) -> Iterator[BinCell]:
@@ -207,7 +213,8 @@ class PickTrials:
         timings["grasp"] = 1000 * (time.perf_counter() - began)
         detail = "grasp" if found.ok else f"rejected: {found.rejection}"
         confidence = found.confidence if self.kind == "suction" else float(found.confidences.min())
-        return _Grasp(found.pose_target, width, face, confidence, detail, maps[face].ranking())
+        shift = found.shift if self.kind == "parallel" else None
+        return _Grasp(found.pose_target, width, face, confidence, detail, maps[face].ranking(), shift)
 
     def _oracle_grasp(self, frame: Frame, timings: dict[str, float]) -> _Grasp:
         """Ground-truth grasp on the annotated face that points most upwards."""

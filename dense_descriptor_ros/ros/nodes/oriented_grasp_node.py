@@ -63,11 +63,18 @@ class OrientedGraspNode(Node):
                              "keypoints (boxes); false: the keypoints alone set axis and width"),
             face_tolerance=declare(self, "face_tolerance", 0.004, "depth off a face's plane that still belongs "
                                    "to it (m): above the camera's depth noise, below steps between products"),
-            finger_depth=declare(self, "finger_depth", 0.02, "fingertips this far below the surface are checked "
-                                 "for room in depth (the executor's finger_depth or more; 0: no check)"),
+            finger_depth=declare(self, "finger_depth", 0.02, "fingertips this far below the surface: the gripper "
+                                 "is checked for room in depth down to there (the executor's; 0: no check)"),
             finger_thickness=declare(self, "finger_thickness", 0.008, "finger size along the closing axis (m)"),
             finger_width=declare(self, "finger_width", 0.02, "finger size across the closing axis (m)"),
+            finger_length=declare(self, "finger_length", 0.05, "fingertip to palm (m)"),
+            palm_length=declare(self, "palm_length", 0.04, "palm size across the closing axis (m)"),
+            palm_width=declare(self, "palm_width", 0.111, "palm size along the closing axis (m)"),
+            palm_height=declare(self, "palm_height", 0.02, "palm size along the approach (m)"),
+            approach=declare(self, "approach_distance", 0.10, "the executor's straight path in, checked too (m)"),
             open_extra=declare(self, "open_margin", 0.01, "the executor opens this much wider than the grasp (m)"),
+            safety=declare(self, "safety_margin", 0.008, "the gripper is checked this much larger (m)"),
+            max_shift=declare(self, "max_shift", 0.04, "how far a grasp may move along the face to find room (m)"),
             eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")

@@ -54,7 +54,7 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     min_separation: float = 0.005
     fit_face: bool = True
     resolved_cells: float = 2.0
-    max_shift: float = 0.04
+    max_shift: float = 0.06
     shift_step: float = 0.01
 
 

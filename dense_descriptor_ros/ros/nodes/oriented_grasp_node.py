@@ -74,7 +74,7 @@ class OrientedGraspNode(Node):
             approach=declare(self, "approach_distance", 0.10, "the executor's straight path in, checked too (m)"),
             open_extra=declare(self, "open_margin", 0.01, "the executor opens this much wider than the grasp (m)"),
             safety=declare(self, "safety_margin", 0.008, "the gripper is checked this much larger (m)"),
-            max_shift=declare(self, "max_shift", 0.04, "how far a grasp may move along the face to find room (m)"),
+            max_shift=declare(self, "max_shift", 0.06, "how far a grasp may move along the face to find room (m)"),
             eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")

@@ -40,3 +40,17 @@ def test_config_matches_declared_parameters(ros, tmp_path: Path, name: str) -> N
                 assert (list(got) if isinstance(value, list) else got) == value, key
     finally:
         node.destroy_node()
+
+
+def test_oriented_grasp_config_ships_the_measured_gripper_room_settings() -> None:
+    """The gripper body, safety margin and search written in the YAML are the library's
+    defaults, the settings the closed-loop figures were measured with."""
+    from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig
+
+    document = yaml.safe_load((CONFIG / "oriented_grasp_node.yaml").read_text())
+    written = document["oriented_grasp_node"]["ros__parameters"]
+    defaults = ParallelGripperConfig()
+    fields = {"finger_length": "finger_length", "palm_length": "palm_length", "palm_width": "palm_width",
+              "palm_height": "palm_height", "approach_distance": "approach", "safety_margin": "safety",
+              "max_shift": "max_shift"}
+    assert {key: written[key] for key in fields} == {key: getattr(defaults, field) for key, field in fields.items()}

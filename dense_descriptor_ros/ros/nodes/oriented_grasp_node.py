@@ -53,6 +53,7 @@ class OrientedGraspNode(Node):
         super().__init__("oriented_grasp_node", **node_kwargs)
         declare(self, "object", "object", "object to grasp and to annotate", read_only=False)
         self.inputs = declare_grasp_inputs(self, self.on_frame)
+        defaults = ParallelGripperConfig()  # the gripper body and search the library was measured with
         self.config = ParallelGripperConfig(
             max_opening=declare(self, "max_opening", 0.085, "gripper maximum opening (m)"),
             margin=declare(self, "margin", 0.01, "added to the keypoints' distance where it sets the width "
@@ -67,14 +68,16 @@ class OrientedGraspNode(Node):
                                  "is checked for room in depth down to there (the executor's; 0: no check)"),
             finger_thickness=declare(self, "finger_thickness", 0.008, "finger size along the closing axis (m)"),
             finger_width=declare(self, "finger_width", 0.02, "finger size across the closing axis (m)"),
-            finger_length=declare(self, "finger_length", 0.05, "fingertip to palm (m)"),
-            palm_length=declare(self, "palm_length", 0.04, "palm size across the closing axis (m)"),
-            palm_width=declare(self, "palm_width", 0.111, "palm size along the closing axis (m)"),
-            palm_height=declare(self, "palm_height", 0.02, "palm size along the approach (m)"),
-            approach=declare(self, "approach_distance", 0.10, "the executor's straight path in, checked too (m)"),
+            finger_length=declare(self, "finger_length", defaults.finger_length, "fingertip to palm (m)"),
+            palm_length=declare(self, "palm_length", defaults.palm_length, "palm size across the closing axis (m)"),
+            palm_width=declare(self, "palm_width", defaults.palm_width, "palm size along the closing axis (m)"),
+            palm_height=declare(self, "palm_height", defaults.palm_height, "palm size along the approach (m)"),
+            approach=declare(self, "approach_distance", defaults.approach,
+                             "the executor's straight path in, checked too (m)"),
             open_extra=declare(self, "open_margin", 0.01, "the executor opens this much wider than the grasp (m)"),
-            safety=declare(self, "safety_margin", 0.008, "the gripper is checked this much larger (m)"),
-            max_shift=declare(self, "max_shift", 0.06, "how far a grasp may move along the face to find room (m)"),
+            safety=declare(self, "safety_margin", defaults.safety, "the gripper is checked this much larger (m)"),
+            max_shift=declare(self, "max_shift", defaults.max_shift,
+                              "how far a grasp may move along the face to find room (m)"),
             eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")

@@ -85,13 +85,13 @@ def heatmap_rows(args: argparse.Namespace, device: torch.device, peak: dict) -> 
         rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
         signature, check = colour_check(rgb, np.array([[width / 2, height / 2]]))
         grid = (-(-height // 8), -(-width // 8))
-        timing = time_call(lambda: appearance_weights(rgb, signature, grid, check), torch.device("cpu"),
+        intrinsics = camera(height, width)
+        depth = depth_in_metres(tilted_bin_depth(height, width, intrinsics))
+        timing = time_call(lambda: appearance_weights(rgb, signature, grid, check, depth), torch.device("cpu"),
                            args.warmup, args.repeats)
         rows.append({"stage": "colour check", "size": f"{width}x{height}", "precision": "uint8 + fp64",
                      "keypoints": 1, **timing.to_dict()})
         descriptors = F.normalize(torch.randn(1, args.descriptor_dim, *grid, generator=generator), dim=1).to(device)
-        intrinsics = camera(height, width)
-        depth = depth_in_metres(tilted_bin_depth(height, width, intrinsics))
         for count in tqdm(args.keypoints, desc=f"heatmap {width}x{height}", leave=False):
             # one grasp spot annotated ``count`` times (views differ a little: cosine ~0.99 to the
             # frame's descriptor there), so the fused map is confident and a grasp exists
@@ -148,9 +148,10 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
                     with torch.inference_mode(), autocast_context(device, precision):
                         descriptors = fast(frame)
                     heatmap = fused_heatmap(descriptors, keypoints, (height, width))
-                    weights = appearance_weights(rgb, signature, tuple(descriptors.shape[-2:]), check)["object"]
-                    return suction_grasp(heatmap.with_weights(weights.to(heatmap.grid.device)),
-                                         depth_in_metres(depth_mm), intrinsics)
+                    metres = depth_in_metres(depth_mm)
+                    weights = appearance_weights(rgb, signature, tuple(descriptors.shape[-2:]), check, metres)
+                    return suction_grasp(heatmap.with_weights(weights["object"].to(heatmap.grid.device)),
+                                         metres, intrinsics)
 
                 grasp = image_to_grasp()
                 timing = time_call(image_to_grasp, device, args.warmup, args.repeats)

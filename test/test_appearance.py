@@ -54,6 +54,52 @@ def test_disk_histograms_count_the_disk_and_leave_out_the_outside() -> None:
     assert histograms[1, 0] == pytest.approx(1.0)  # the corner's quarter disk, all black
 
 
+def test_with_depth_a_disk_keeps_only_the_surface_at_its_centre() -> None:
+    """A blue box top 40 mm above a black floor: the disk on the box's edge reads blue alone
+    (the floor beside it left out), the disk on the floor black alone; a centre without depth
+    keeps its whole disk."""
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[:, 20:] = BLUE
+    depth = np.full((40, 40), 1.0)
+    depth[:, 20:] = 0.96
+    check = replace(CHECK, radius=4.0)
+    blue_bin = colour_bins(np.array([[BLUE]], np.uint8), CHECK)[0, 0]
+    histograms = disk_histograms(image, np.array([[21.0, 20.0], [18.0, 20.0]]), check, depth)
+    assert histograms[0, blue_bin] == pytest.approx(1.0) and histograms[1, 0] == pytest.approx(1.0)
+    # a 5 mm step is within the 15 mm tolerance: one surface, both colours
+    step = np.where(depth < 1.0, 0.995, 1.0)
+    assert disk_histograms(image, np.array([[21.0, 20.0]]), check, step)[0, blue_bin] == pytest.approx(36 / 49)
+    holed = depth.copy()
+    holed[20, 21] = np.nan
+    np.testing.assert_allclose(disk_histograms(image, np.array([[21.0, 20.0]]), check, holed),
+                               disk_histograms(image, np.array([[21.0, 20.0]]), check))
+    with pytest.raises(ValueError, match="does not match the colour image"):
+        disk_histograms(image, np.array([[21.0, 20.0]]), check, depth[:20])
+    with pytest.raises(ValueError, match="depth_tolerance"):
+        AppearanceCheck(depth_tolerance=0.0)
+
+
+def test_with_depth_a_thin_product_on_another_floor_passes_the_gate() -> None:
+    """Annotated on one floor, found on another: a 10 px wide red box, so each cell's disk also
+    covers the floor beside it. The clicks' disk saw grey floor, the new image's floor is blue:
+    by colour alone the box reads unlike its annotation (all weights 0); with depth, the box's
+    cells compare the box's own colours and pass."""
+    def scene(floor: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        image = np.full((96, 128, 3), floor, np.uint8)
+        image[20:76, 59:69] = RED
+        depth = np.full((96, 128), 1.0)
+        depth[20:76, 59:69] = 0.95
+        return image, depth
+
+    reference, _ = scene((128, 128, 128))
+    signature = colour_signature(reference, np.array([[63.5, 47.5]]))
+    image, depth = scene(BLUE)
+    assert float(appearance_weights(image, {"red": signature}, GRID)["red"].max()) == 0.0
+    weights = appearance_weights(image, {"red": signature}, GRID, CHECK, depth)["red"]
+    assert float(weights[5, 7]) == pytest.approx(1.0) and float(weights[5, 8]) == pytest.approx(1.0)  # the box
+    assert float(weights[:, :7].max()) == 0.0 and float(weights[:, 9:].max()) == 0.0  # the floor
+
+
 def test_weights_favour_the_clicked_colour_and_are_relative() -> None:
     image = two_patches()
     signature = colour_signature(image, np.array([[30.0, 45.0], [36.0, 50.0]]))

@@ -340,8 +340,10 @@ BOX_HALF = (0.06, 0.02)  # along its long and narrow side (m)
 BOX_CENTRE = np.array([0.0, 0.0, 0.55])
 
 
-def box_scene(tilt: float, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Depth of a box top over a floor 0.6 m away: ``(depth (H, W), normal, long side, narrow side)``."""
+def box_scene(tilt: float, yaw: float, half: tuple[float, float] = BOX_HALF
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Depth of a box top (``half`` its sides) over a floor 0.6 m away: ``(depth (H, W), normal,
+    long side, narrow side)``."""
     normal = tilted_normal(tilt, 200.0)
     along = np.cross(normal, [0.0, 1.0, 0.0])
     along /= np.linalg.norm(along)
@@ -353,7 +355,7 @@ def box_scene(tilt: float, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ys, xs = np.mgrid[0:CAMERA.height, 0:CAMERA.width]
     rays = np.stack([(xs - CAMERA.cx) / CAMERA.fx, (ys - CAMERA.cy) / CAMERA.fy, np.ones(xs.shape)], -1)
     offset = rays * top[..., None] - BOX_CENTRE
-    on_top = (np.abs(offset @ long_side) <= BOX_HALF[0]) & (np.abs(offset @ narrow_side) <= BOX_HALF[1])
+    on_top = (np.abs(offset @ long_side) <= half[0]) & (np.abs(offset @ narrow_side) <= half[1])
     depth = np.where(on_top, top, 0.6)
     depth[::7, ::5] = np.nan  # sensor holes do not change the outline
     return depth, normal, long_side, narrow_side
@@ -372,6 +374,23 @@ def test_face_outline_measures_a_box_top(tilt: float, yaw: float) -> None:
     low, high = face.span(long_side)
     assert high - low == pytest.approx(2 * BOX_HALF[0], abs=0.001)
     assert planar_face(CAMERA, np.full(depth.shape, np.nan), centre_pixel) is None
+
+
+@pytest.mark.parametrize("rim_px", [1, 2])
+def test_a_rim_at_the_height_of_the_box_top_is_no_part_of_its_face(rim_px: int) -> None:
+    """A bin rim seen edge-on (1-2 px wide) at the box top's depth, along the whole image row
+    above the box (turned 30 degrees) and touching its corner: connected to the top pixel by
+    pixel, it is no part of the face, whose sides still measure 40 and 120 mm (without the
+    opening, the 1-px rim stretched them to 104 and 157 mm)."""
+    depth, _, long_side, narrow_side = box_scene(0, 30)
+    centre_pixel = project(CAMERA, BOX_CENTRE[None])[0][0]
+    top_row = np.nonzero(np.isclose(depth, BOX_CENTRE[2]).any(axis=1))[0].min()
+    rimmed = depth.copy()
+    rimmed[top_row - rim_px:top_row, :] = BOX_CENTRE[2]
+    face = planar_face(CAMERA, rimmed, centre_pixel)
+    for side, length in ((narrow_side, 2 * BOX_HALF[1]), (long_side, 2 * BOX_HALF[0])):
+        low, high = face.span(side)
+        assert high - low == pytest.approx(length, abs=0.002)
 
 
 @pytest.mark.parametrize("tilt, yaw", [(0, 30), (20, -65)])
@@ -438,6 +457,31 @@ def test_a_blocked_grasp_moves_along_the_face_to_the_nearest_room() -> None:
     stay = oriented_grasp(grid, keypoints, crowded, CAMERA, config=ParallelGripperConfig(max_shift=0.0))
     assert stay.reason == RejectReason.NO_ROOM and "fingertip b" in stay.rejection.detail, stay.rejection
     assert oriented_grasp(grid, keypoints, depth, CAMERA).shift == 0.0
+
+
+def test_with_no_room_across_the_narrow_side_the_jaws_close_across_the_other() -> None:
+    """A box standing on end, its top 60 x 40 mm, neighbours as tall along both 60 mm sides: no
+    room for the fingers across the narrow side anywhere along it, so they close across the
+    60 mm side, which the jaws span. A neighbour at one end as well leaves no room at all; a
+    120 mm side is never tried (wider than the jaws open)."""
+    end_on = (0.03, 0.02)
+    depth, _, long_side, narrow_side = box_scene(0, 30, end_on)
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))
+    beside = with_block(with_block(depth, long_side, narrow_side, (-0.03, 0.03), (0.022, 0.06), 0.553),
+                        long_side, narrow_side, (-0.03, 0.03), (-0.06, -0.022), 0.553)
+    assert oriented_grasp(grid, keypoints, depth, CAMERA).axis_from == "narrow side"
+    grasp = oriented_grasp(grid, keypoints, beside, CAMERA)
+    assert grasp.ok and grasp.axis_from == "other side", grasp.rejection
+    assert grasp.width == pytest.approx(2 * end_on[0], abs=0.004)
+    assert min(angle_deg(grasp.pose_camera.axis(1), long_side), angle_deg(-grasp.pose_camera.axis(1), long_side)) < 5
+    assert np.linalg.norm(grasp.pose_camera.position - BOX_CENTRE) < 0.005  # the face's middle
+    boxed_in = with_block(beside, long_side, narrow_side, (0.032, 0.07), (-0.06, 0.06), 0.553)
+    refused = oriented_grasp(grid, keypoints, boxed_in, CAMERA)
+    assert refused.reason == RejectReason.NO_ROOM and "other side" in refused.rejection.detail, refused.rejection
+    assert refused.axis_from == "narrow side" and refused.width == pytest.approx(2 * end_on[1], abs=0.004)
+    long_box, _, long_side, narrow_side = box_scene(0, 30)
+    crowded = with_block(long_box, long_side, narrow_side, (-0.08, 0.08), (0.022, 0.06), 0.553)
+    assert "other side" not in oriented_grasp(grid, keypoints, crowded, CAMERA).rejection.detail
 
 
 @pytest.mark.parametrize("across, above_box, refused", [((0.045, 0.07), 0.04, True), ((0.045, 0.07), 0.02, False),

@@ -35,7 +35,8 @@ class AppearanceCheck:
     ``hue_bins x saturation_bins x value_bins``; heatmap weight ``(similarity / best) ** power``
     (power 0: no ranking), 0 below ``min_similarity`` (0: no gate; both 0: descriptors alone).
     The radius suits objects some 30-60 px across (240x320 images of a bin); scale it with the
-    image."""
+    image. Where depth is given, a disk keeps only its pixels within ``depth_tolerance`` metres
+    of its centre's depth: the surface there, not what lies beside or below it."""
 
     radius: float = 8.0
     hue_bins: int = 12
@@ -43,6 +44,7 @@ class AppearanceCheck:
     value_bins: int = 4
     power: float = 4.0
     min_similarity: float = 0.7
+    depth_tolerance: float = 0.015
 
     def __post_init__(self) -> None:
         if not self.radius > 0 or min(self.hue_bins, self.saturation_bins, self.value_bins) < 1:
@@ -51,6 +53,8 @@ class AppearanceCheck:
             raise ValueError(f"appearance power must be >= 0, got {self.power}")
         if not 0 <= self.min_similarity < 1:
             raise ValueError(f"appearance min_similarity must be in [0, 1), got {self.min_similarity}")
+        if not self.depth_tolerance > 0:
+            raise ValueError(f"appearance depth_tolerance must be > 0, got {self.depth_tolerance}")
 
     @property
     def enabled(self) -> bool:
@@ -70,23 +74,39 @@ def colour_bins(image: np.ndarray, check: AppearanceCheck) -> np.ndarray:
     return (hue * check.saturation_bins + saturation) * check.value_bins + value
 
 
-def disk_histograms(image: np.ndarray, centres: np.ndarray, check: AppearanceCheck) -> np.ndarray:
+def disk_histograms(image: np.ndarray, centres: np.ndarray, check: AppearanceCheck,
+                    depth: np.ndarray | None = None) -> np.ndarray:
     """Normalised colour histograms ``(N, bins)`` of the disks around ``centres (N, 2)`` (x, y);
-    the parts of a disk outside the image are left out. Disks wider than 8 px are read from
-    every ``radius / 8``-th pixel (about 200 pixels each), which keeps large images fast."""
+    the parts of a disk outside the image are left out, and with ``depth (H, W)`` metres
+    (aligned, NaN = invalid) so are its pixels more than ``depth_tolerance`` nearer or farther
+    than the centre pixel (the floor beside a thin box, a neighbour on top; a centre without
+    depth keeps its whole disk). Disks wider than 8 px are read from every ``radius / 8``-th
+    pixel (about 200 pixels each), which keeps large images fast."""
+    image = np.asarray(image)
+    if depth is not None and np.shape(depth) != image.shape[:2]:
+        raise ValueError(f"depth image of shape {np.shape(depth)} does not match the colour image's "
+                         f"{image.shape[:2]}")
     step = max(1, round(check.radius / 8))
     radius = check.radius / step
     reach = int(np.ceil(radius))
-    image = np.asarray(image)[::step, ::step]
-    outside = check.bins  # an extra bin for the border, dropped at the end
+    image = image[::step, ::step]
+    outside = check.bins  # an extra bin for the border and the masked, dropped at the end
     bins = np.pad(colour_bins(image, check), reach, constant_values=outside)
     dy, dx = np.mgrid[-reach:reach + 1, -reach:reach + 1]
     inside_disk = dx ** 2 + dy ** 2 <= radius ** 2
     offsets = (dy[inside_disk] * bins.shape[1] + dx[inside_disk]).astype(np.int64)
     centre = np.rint(np.asarray(centres, dtype=float).reshape(-1, 2) / step).astype(np.int64)
     centre = np.clip(centre, 0, [image.shape[1] - 1, image.shape[0] - 1]) + reach
-    index = (centre[:, 1] * bins.shape[1] + centre[:, 0])[:, None] + offsets
-    flat = bins.ravel()[index] + (np.arange(len(centre)) * (outside + 1))[:, None]
+    at_centre = centre[:, 1] * bins.shape[1] + centre[:, 0]
+    index = at_centre[:, None] + offsets
+    disk_bins = bins.ravel()[index]
+    if depth is not None:
+        depths = np.pad(np.asarray(depth, dtype=float)[::step, ::step], reach, constant_values=np.nan).ravel()
+        here = depths[at_centre][:, None]
+        with np.errstate(invalid="ignore"):
+            off_surface = np.isfinite(here) & ~(np.abs(depths[index] - here) <= check.depth_tolerance)
+        disk_bins = np.where(off_surface, outside, disk_bins)
+    flat = disk_bins + (np.arange(len(centre)) * (outside + 1))[:, None]
     counts = np.bincount(flat.ravel(), minlength=len(centre) * (outside + 1)).reshape(len(centre), outside + 1)
     counts = counts[:, :outside]
     return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -101,10 +121,12 @@ def colour_signature(image: np.ndarray, pixels: np.ndarray, check: AppearanceChe
 
 
 def appearance_weights(image: np.ndarray, signatures: Mapping[str, np.ndarray], grid_size: tuple[int, int],
-                       check: AppearanceCheck = AppearanceCheck()) -> dict[str, torch.Tensor]:
+                       check: AppearanceCheck = AppearanceCheck(),
+                       depth: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """Each object's weights ``(h, w)`` float32 in [0, 1] for the cells of the image's descriptor
     grid: ``(similarity / best) ** power``, similarity the Bhattacharyya coefficient of the
-    object's signature and the disk around the cell; 0 where it is below ``min_similarity``."""
+    object's signature and the disk around the cell (of the surface there, with ``depth``);
+    0 where it is below ``min_similarity``."""
     for name, signature in signatures.items():
         if signature.shape != (check.bins,):
             raise ValueError(f"a colour signature of {check.bins} bins was expected for {name!r}, "
@@ -112,7 +134,8 @@ def appearance_weights(image: np.ndarray, signatures: Mapping[str, np.ndarray], 
     if not signatures:
         return {}
     image = np.asarray(image)
-    roots = torch.from_numpy(np.sqrt(disk_histograms(image, cell_pixels(tuple(grid_size), image.shape[:2]), check)))
+    roots = torch.from_numpy(np.sqrt(disk_histograms(image, cell_pixels(tuple(grid_size), image.shape[:2]), check,
+                                                   depth)))
     # (cells, objects) in torch, not numpy: numpy's BLAS threads left spinning slow the next torch product
     similarity = (roots @ torch.from_numpy(np.sqrt(np.stack(list(signatures.values())))).T).numpy()
     best = similarity.max(axis=0)

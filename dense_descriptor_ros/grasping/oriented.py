@@ -15,7 +15,8 @@ nearest the keypoints' direction when that direction is resolved (the keypoints 
 ``resolved_cells`` cells apart), else across its narrow side; the width is the face's own
 width there (edge to edge, no margin), the grasp centred on it. Where depth shows no room for
 the gripper there (:mod:`.clearance`), the grasp moves along the face to the nearest place with
-room. Without a flat face the keypoints alone decide, the width their distance plus a margin.
+room; with none, it closes across the face's other side if the jaws span that (a box standing
+on end). Without a flat face the keypoints alone decide, the width their distance plus a margin.
 
 Tool frame: z = approach (into the surface), y = closing axis (a -> b), x = y cross z.
 The pose sits on the surface at the midpoint; the executor adds its own grasp depth.
@@ -44,7 +45,8 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     distance (they lie inside the product's edges); a face is measured edge to edge, and the
     executor's opening margin gives the fingers room around it. Where the gripper has no room
     across a face, the grasp moves along the face in ``shift_step`` steps, up to ``max_shift``
-    either way (the fingers staying on its sides), and the nearest place with room is taken."""
+    either way (the fingers staying on its sides), and the nearest place with room is taken;
+    with none, the same across the face's other side when it is no wider than ``max_opening``."""
 
     max_opening: float = 0.085
     margin: float = 0.01
@@ -65,7 +67,8 @@ class ParallelGrasp(Refusable):
     ``pixels (2, 2)`` and ``confidences (2,)`` of the two keypoints always; ``points_camera
     (2, 3)`` and ``width`` once measured; ``pose_camera`` / ``pose_target`` only when ``ok``;
     ``axis_from`` says what set the closing axis: ``keypoints``, ``face side`` (the face side
-    nearest the keypoints' direction) or ``narrow side`` (the face's, keypoints unresolved);
+    nearest the keypoints' direction), ``narrow side`` (the face's, keypoints unresolved) or
+    ``other side`` (the face's other side: no room for the gripper across the first);
     ``shift`` how far (m, along tool x) the grasp moved along the face to find room.
     """
 
@@ -199,23 +202,48 @@ def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: in
         return rejected(RejectReason.DEGENERATE, "the surface normal is almost parallel to the "
                         "closing axis", points_camera=points, width=width, axis_from=axis_from)
     rotation = approach_rotation(approach, closing)
+    pose_camera, shift, refusal = _place_with_room(face, centre, rotation, width, depth, intrinsics, config)
+    if pose_camera is None and face is not None:  # across the face's other side, if the jaws span it
+        other, other_width, other_centre = _other_side(face, centre, closing)
+        if other_width <= config.max_opening:
+            pose_camera, shift, _ = _place_with_room(face, other_centre, approach_rotation(-face.normal, other),
+                                                     other_width, depth, intrinsics, config)
+            if pose_camera is None:
+                refusal += "; nor across the face's other side"
+            else:
+                width, axis_from = other_width, "other side"
+    if pose_camera is None:
+        return rejected(RejectReason.NO_ROOM, refusal, points_camera=points, width=width, axis_from=axis_from)
+    pose_target, rejection = place_in_target(pose_camera, T_target_camera, target_frame, workspace)
+    if rejection:
+        return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from, shift=shift)
+    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from, shift)
+
+
+def _place_with_room(face: PlanarFace | None, centre: np.ndarray, rotation: np.ndarray, width: float,
+                     depth: np.ndarray, intrinsics: Intrinsics,
+                     config: ParallelGripperConfig) -> tuple[Pose | None, float | None, str]:
+    """The grasp pose at ``centre`` or, without room for the gripper there, moved along the face
+    to the nearest place with room (tool x; ``_shifts_along``): ``(pose, shift, "")``, else
+    ``(None, None, why)``."""
     shifts = _shifts_along(face, centre, rotation[:, 0], config) if face is not None else [0.0]
     refusal = None
     for shift in shifts:  # nearest first
         pose_camera = Pose.from_axes(centre + shift * rotation[:, 0], rotation, "camera")
         why = worst_blocked(blocked_parts(pose_camera, width, depth, intrinsics, config), config)
         if why is None:
-            break
+            return pose_camera, shift, ""
         refusal = refusal or why
-    else:
-        elsewhere = (f"; nor anywhere up to {max(map(abs, shifts)) * 1000:.0f} mm along the face"
-                     if len(shifts) > 1 else "")
-        return rejected(RejectReason.NO_ROOM, refusal + elsewhere, points_camera=points, width=width,
-                        axis_from=axis_from)
-    pose_target, rejection = place_in_target(pose_camera, T_target_camera, target_frame, workspace)
-    if rejection:
-        return ParallelGrasp(pixels, confidences, rejection, points, width, axis_from=axis_from, shift=shift)
-    return ParallelGrasp(pixels, confidences, None, points, width, pose_camera, pose_target, axis_from, shift)
+    elsewhere = f"; nor anywhere up to {max(map(abs, shifts)) * 1000:.0f} mm along the face" if len(shifts) > 1 else ""
+    return None, None, refusal + elsewhere
+
+
+def _other_side(face: PlanarFace, centre: np.ndarray, closing: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Closing across the face's other side: the in-plane axis normal to ``closing``, the face's
+    width along it and ``centre`` moved to the middle of that width."""
+    other = np.cross(face.normal, closing)
+    low, high = face.span(other)
+    return other, high - low, centre + ((low + high) / 2 - np.dot(centre - face.origin, other)) * other
 
 
 def _shifts_along(face: PlanarFace, centre: np.ndarray, along: np.ndarray,

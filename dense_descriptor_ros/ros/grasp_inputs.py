@@ -57,7 +57,10 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
         power=declare(node, "appearance_power", AppearanceCheck.power,
                       "colour check: heatmap weight (similarity / best) ** power; 0: no ranking"),
         min_similarity=declare(node, "appearance_min_similarity", AppearanceCheck.min_similarity,
-                               "colour check: cells less alike than this are never grasped; 0: no gate"))
+                               "colour check: cells less alike than this are never grasped; 0: no gate"),
+        depth_tolerance=declare(node, "appearance_depth_tolerance", AppearanceCheck.depth_tolerance,
+                                "colour check: a cell's disk keeps the pixels within this many metres of "
+                                "its centre's depth"))
     target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")
     camera_pose = declare(node, "camera_pose", [], "static T_target_camera: 16 row-major values or "
                           "x y z qx qy qz qw; empty: grasps stay in the camera frame")

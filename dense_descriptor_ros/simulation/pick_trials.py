@@ -182,7 +182,8 @@ class PickTrials:
         descriptors = embed_image(self.model, frame.rgb)
         timings["descriptors"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
-        weights = appearance_weights(frame.rgb, self.signatures, tuple(descriptors.shape[-2:]), self.appearance)
+        depth = np.where(frame.depth > 0, frame.depth, np.nan)
+        weights = appearance_weights(frame.rgb, self.signatures, tuple(descriptors.shape[-2:]), self.appearance, depth)
         if self.kind == "suction":
             maps = {name: heatmap.with_weights(weights.get(name))
                     for name, heatmap in object_heatmaps(descriptors, self.keypoints, image_size, self.eta).items()}
@@ -195,7 +196,6 @@ class PickTrials:
         best = max(scores.values())
         timings["heatmap"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
-        depth = np.where(frame.depth > 0, frame.depth, np.nan)
         common = dict(T_target_camera=frame.T_world_camera, target_frame=WORLD_FRAME, workspace=BIN_WORKSPACE)
 
         def grasp_on(name: str) -> SuctionGrasp | ParallelGrasp:

@@ -112,7 +112,8 @@ def test_clicks_annotate_and_a_frame_gives_the_core_grasp(ros, checkpoint: Path,
     keypoints = torch.from_numpy(expected)
     grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
     signature = colour_signature(RGB, np.array([MOUSE_PIXEL, RVIZ_PIXEL]))  # the node's colour check
-    weights = appearance_weights(RGB, {"box": signature}, tuple(grid.shape[-2:]))["box"]
+    weights = appearance_weights(RGB, {"box": signature}, tuple(grid.shape[-2:]),
+                                 depth=DEPTH.astype(float))["box"]
     heatmap = fused_heatmap(grid, keypoints, (RGB.shape[0], RGB.shape[1])).with_weights(weights)
     core = suction_grasp(heatmap, DEPTH.astype(float), CAMERA, T_target_camera=T_WORLD_CAMERA, target_frame="world",
                          workspace=WorkspaceBox(*map(tuple, WORKSPACE)))

@@ -72,7 +72,8 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     grasp = next(g for g in grasps if g.header.stamp == stamp)
     grid = torch.from_numpy(probe.grid).permute(2, 0, 1)[None]
     signature = colour_signature(RGB, np.mean([AXIS_A, AXIS_B], axis=0))  # the node's colour check
-    weights = appearance_weights(RGB, {"mug": signature}, tuple(grid.shape[-2:]))["mug"]
+    weights = appearance_weights(RGB, {"mug": signature}, tuple(grid.shape[-2:]),
+                                 depth=BOX_DEPTH.astype(float))["mug"]
     core = oriented_grasp(grid, torch.from_numpy(expected), BOX_DEPTH.astype(float), CAMERA,
                           T_target_camera=T_WORLD_CAMERA, target_frame="world", appearance=weights)
     assert core.ok and core.axis_from == "narrow side", core.rejection

@@ -130,7 +130,7 @@ class HeatmapNode(Node):
             self.get_logger().error(f"no heatmap for this frame: {exc}", throttle_duration_sec=ERROR_LOG_PERIOD_S)
             return
         weights = appearance_weights(frame.rgb, self.signatures, tuple(frame.descriptors.shape[-2:]),
-                                     self.inputs.appearance)
+                                     self.inputs.appearance, frame.depth)
         maps = {name: heatmap.with_weights(weights.get(name)) for name, heatmap in maps.items()}
         best = max(maps.values(), key=lambda heatmap: heatmap.ranking().best()[1])
         combined = Heatmap(torch.stack([m.ranking().grid for m in maps.values()]).amax(dim=0), frame.image_size)

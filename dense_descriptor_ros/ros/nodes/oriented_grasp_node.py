@@ -126,7 +126,7 @@ class OrientedGraspNode(Node):
             return
         try:
             weights = appearance_weights(frame.rgb, self.signature, tuple(frame.descriptors.shape[-2:]),
-                                         self.inputs.appearance).get(self.object)
+                                         self.inputs.appearance, frame.depth).get(self.object)
             maps = keypoint_heatmaps(frame.descriptors, self.axis, self.config.eta)
             grasp = oriented_grasp(frame.descriptors, self.axis, frame.depth, frame.intrinsics,
                                    T_target_camera=frame.T_target_camera, target_frame=self.inputs.target_frame,

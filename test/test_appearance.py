@@ -203,7 +203,7 @@ def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
 def test_bad_signatures_and_clicks_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one pixel"):
         colour_signature(two_patches(), np.zeros((0, 2)))
-    with pytest.raises(ValueError, match="192 bins was expected for 'x'"):
+    with pytest.raises(ValueError, match=f"{CHECK.bins} bins was expected for 'x'"):
         appearance_weights(two_patches(), {"x": np.ones(5)}, GRID)
 
 

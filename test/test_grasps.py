@@ -14,7 +14,7 @@ from dense_descriptor_ros.geometry.camera import Intrinsics, project, transform_
 from dense_descriptor_ros.grasping.clearance import blocked_parts
 from dense_descriptor_ros.grasping.face import planar_face
 from dense_descriptor_ros.grasping.heatmap import Heatmap
-from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
+from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, annotated_face_width, oriented_grasp
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
 from dense_descriptor_ros.grasping.surface import (PixelOutsideImageError, depth_in_metres, footprint_on_plane,
@@ -482,6 +482,23 @@ def test_with_no_room_across_the_narrow_side_the_jaws_close_across_the_other() -
     long_box, _, long_side, narrow_side = box_scene(0, 30)
     crowded = with_block(long_box, long_side, narrow_side, (-0.08, 0.08), (0.022, 0.06), 0.553)
     assert "other side" not in oriented_grasp(grid, keypoints, crowded, CAMERA).rejection.detail
+
+
+def test_a_face_of_another_width_than_the_annotated_one_is_refused() -> None:
+    """Clicked on this 40 mm face, the annotation measures it 40 mm across the keypoints; a bare
+    floor measures as nothing (wider than the jaws open), so nothing would be compared. With an
+    annotation on an 80 mm face (a cube box's top), this 40 mm look-alike is refused; with one
+    on a 50 mm face, within the 15 mm tolerance, it is grasped."""
+    depth, _, _, narrow_side = box_scene(0, 30)
+    clicks = project(CAMERA, BOX_CENTRE[None] + np.outer([-0.015, 0.015], narrow_side))[0]
+    assert annotated_face_width(clicks, depth, CAMERA) == pytest.approx(2 * BOX_HALF[1], abs=0.002)
+    assert annotated_face_width(clicks, np.full(depth.shape, 0.6), CAMERA) is None
+    assert annotated_face_width(clicks, np.full(depth.shape, np.nan), CAMERA) is None
+    grid, keypoints = planted_scene(cells=((7, 5), (8, 6)))
+    cube = oriented_grasp(grid, keypoints, depth, CAMERA, annotated_width=0.08)
+    assert cube.reason == RejectReason.UNLIKE_SIZE and "39.9 mm across" in cube.rejection.detail, cube.rejection
+    assert cube.pose_camera is None
+    assert oriented_grasp(grid, keypoints, depth, CAMERA, annotated_width=0.05).ok
 
 
 @pytest.mark.parametrize("across, above_box, refused", [((0.045, 0.07), 0.04, True), ((0.045, 0.07), 0.02, False),

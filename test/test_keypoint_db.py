@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from dense_descriptor_ros.cli import db as db_cli
-from dense_descriptor_ros.grasping.keypoint_db import (SCHEMA_VERSION, EmptyDatabaseError,
+from dense_descriptor_ros.grasping.keypoint_db import (MIGRATIONS, SCHEMA_VERSION, EmptyDatabaseError,
                                                        KeypointDatabase, KeypointDatabaseError,
                                                        ModelMismatchError, UnknownObjectError,
                                                        describe_pixels)
@@ -166,6 +166,31 @@ def test_axis_keypoints_are_stored_in_order_and_replaced(db: KeypointDatabase) -
     assert [(r.role, r.xy) for r in db.records()] == [("axis_a", (5.0, 6.0)), ("axis_b", (7.0, 8.0))]
 
 
+def test_the_annotated_face_width_is_stored_with_the_axis_and_replaced_with_it(db: KeypointDatabase) -> None:
+    db.set_axis_keypoints("mug", random_image(0), [[3, 4], [20, 10]], random_descriptors(2, 5), HASH, "alice",
+                          face_width=0.042)
+    assert db.axis_face_width("mug") == pytest.approx(0.042)
+    db.set_axis_keypoints("mug", random_image(1), [[5, 6], [7, 8]], random_descriptors(2, 6), HASH, "bob")
+    assert db.axis_face_width("mug") is None  # re-annotated without depth: no longer known
+    with pytest.raises(ValueError, match="face width must be > 0"):
+        db.set_axis_keypoints("mug", random_image(1), [[5, 6], [7, 8]], random_descriptors(2, 6), HASH, "bob",
+                              face_width=0.0)
+    assert db.axis_face_width("mug") is None  # the refused write left nothing
+    with pytest.raises(UnknownObjectError):
+        db.axis_face_width("cup")
+
+
+def test_a_version_1_database_gains_the_face_width_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as conn:
+        MIGRATIONS[0](conn)
+        conn.execute("INSERT INTO objects(name) VALUES ('mug')")
+        conn.execute("PRAGMA user_version = 1")
+    with KeypointDatabase(path) as db:
+        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.objects() == ["mug"] and db.axis_face_width("mug") is None
+
+
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
@@ -273,7 +298,8 @@ def test_one_database_object_is_shared_safely_by_threads(db: KeypointDatabase) -
 def fill(db: KeypointDatabase) -> None:
     db.add_preferences("box", random_image(0), [[1, 2], [3, 4]], random_descriptors(2, 0), HASH, "alice")
     db.add_preferences("can", random_image(1), [[5.5, 6]], random_descriptors(1, 1), HASH, "bob")
-    db.set_axis_keypoints("can", random_image(0), [[7, 8], [9, 10]], random_descriptors(2, 2), HASH, "bob")
+    db.set_axis_keypoints("can", random_image(0), [[7, 8], [9, 10]], random_descriptors(2, 2), HASH, "bob",
+                          face_width=0.066)
 
 
 def test_export_import_round_trip(db: KeypointDatabase, tmp_path: Path) -> None:
@@ -281,8 +307,10 @@ def test_export_import_round_trip(db: KeypointDatabase, tmp_path: Path) -> None:
     exported = db.export_json(tmp_path / "out" / "keypoints.json")
     document = json.loads(exported.read_text())
     assert document["format"] == "ddr-keypoint-db" and len(document["keypoints"]) == 5
+    assert document["axis_face_widths"] == {"can": pytest.approx(0.066)}
     with KeypointDatabase(tmp_path / "copy.sqlite") as copy:
         assert copy.import_json(exported) == 5
+        assert copy.axis_face_width("can") == pytest.approx(0.066)
         copy.import_json(exported)  # importing again changes nothing
         for original, imported in zip(db.records(), copy.records(), strict=True):
             assert (original.object, original.role, original.xy, original.model_hash, original.annotator,
@@ -352,7 +380,7 @@ def test_cli_init_list_export_import_reembed(tmp_path: Path, capsys: pytest.Capt
     assert run_cli("db", "list", str(path)) == 0
     listing = capsys.readouterr().out
     assert "box: 2 preferences, axis keypoints: no" in listing
-    assert "can: 1 preferences, axis keypoints: yes" in listing and HASH in listing
+    assert "can: 1 preferences, axis keypoints: yes (face 66.0 mm across)" in listing and HASH in listing
     assert run_cli("db", "export", str(path), str(tmp_path / "dump.json")) == 0
     assert run_cli("db", "import", str(tmp_path / "copy.sqlite"), str(tmp_path / "dump.json")) == 0
     checkpoint = save_checkpoint(tmp_path / "model.pt", tiny_model(2))

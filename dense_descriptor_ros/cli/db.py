@@ -56,6 +56,9 @@ def run_list(args: argparse.Namespace) -> int:
             images.setdefault(record.object, set()).add(record.image_id)
         for name in db.objects():
             axis = "yes" if counts[(name, "axis_a")] and counts[(name, "axis_b")] else "no"
+            width = db.axis_face_width(name)
+            if width is not None:
+                axis += f" (face {width * 1000:.1f} mm across)"
             print(f"  {name}: {counts[(name, 'preference')]} preferences, axis keypoints: {axis}, "
                   f"images: {len(images.get(name, ()))}")
     return 0

@@ -95,8 +95,15 @@ def _create_schema_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _add_axis_face_width(conn: sqlite3.Connection) -> None:
+    """v2: the width of the face the axis keypoints were clicked on, across the axis, as depth
+    measured it at annotation (metres; NULL where there was no depth)."""
+    conn.execute("ALTER TABLE objects ADD COLUMN axis_face_width REAL "
+                 "CHECK (axis_face_width IS NULL OR axis_face_width > 0)")
+
+
 # MIGRATIONS[v] brings a database from schema version v to v + 1 (PRAGMA user_version).
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_schema_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_schema_v1, _add_axis_face_width)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Both keypoint tables, read as one: role is 'preference' for preference rows.
@@ -337,13 +344,17 @@ class KeypointDatabase:
 
     def set_axis_keypoints(self, object_name: str, image: np.ndarray, pixels: np.ndarray,
                            descriptors: np.ndarray, model_hash: str, annotator: str,
-                           image_path: str | None = None) -> None:
+                           image_path: str | None = None, face_width: float | None = None) -> None:
         """Store (replace) the object's two axis keypoints: pixels ``(2, 2)`` rows a, b of RGB
-        ``image (H, W, 3)`` and their descriptors ``(2, D)``. One transaction."""
+        ``image (H, W, 3)`` and their descriptors ``(2, D)``, with the width (m) of the face
+        they lie on across their axis when depth measured it (``grasping.oriented.
+        annotated_face_width``; None: unknown). One transaction."""
         image = _check_rgb(image)
         xy = require_pixels_inside(pixels, image.shape[1], image.shape[0])
         if len(xy) != 2:
             raise ValueError(f"an oriented grasp needs exactly 2 axis keypoints, got {len(xy)}")
+        if face_width is not None and not face_width > 0:
+            raise ValueError(f"the annotated face width must be > 0 m, got {face_width}")
         png = encode_png(image)
         created = _now()
         with self._transaction(write=True) as conn:
@@ -353,6 +364,7 @@ class KeypointDatabase:
             for role, (x, y), descriptor in zip(AXIS_ROLES, xy, unit):
                 self._upsert_axis(conn, object_id, role, image_id, float(x), float(y),
                                   descriptor_to_blob(descriptor), model_hash, annotator, created)
+            conn.execute("UPDATE objects SET axis_face_width = ? WHERE id = ?", (face_width, object_id))
 
     @staticmethod
     def _upsert_preference(conn: sqlite3.Connection, *values: object) -> int:
@@ -450,6 +462,15 @@ class KeypointDatabase:
                                      "annotate both axis_a and axis_b first")
         return torch.from_numpy(np.stack([blob_to_descriptor(blob) for _, blob in rows]))
 
+    def axis_face_width(self, object_name: str) -> float | None:
+        """The width (m) of the face the object's axis keypoints were clicked on, across their
+        axis, as measured at annotation; None where it was not measured."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT axis_face_width FROM objects WHERE name = ?", (object_name,)).fetchone()
+        if row is None:
+            raise UnknownObjectError(f"no object {object_name!r} in {self.path}")
+        return row[0]
+
     # -- maintenance -----------------------------------------------------------------------
 
     def reembed(self, model: torch.nn.Module, model_hash: str) -> int:
@@ -476,11 +497,12 @@ class KeypointDatabase:
         with self._transaction(write=False) as conn:
             images = conn.execute("SELECT id, path, sha256, width, height, png, created FROM images "
                                   "ORDER BY id").fetchall()
-            objects = [row[0] for row in conn.execute("SELECT name FROM objects ORDER BY name")]
+            objects = conn.execute("SELECT name, axis_face_width FROM objects ORDER BY name").fetchall()
             records = self._records(conn)
         document = {
             "format": EXPORT_FORMAT, "version": EXPORT_VERSION, "schema_version": SCHEMA_VERSION,
-            "objects": objects,
+            "objects": [name for name, _ in objects],
+            "axis_face_widths": {name: width for name, width in objects if width is not None},
             "images": [{"id": i, "path": p, "sha256": s, "width": w, "height": h, "created": c,
                         "png": base64.b64encode(png).decode("ascii")}
                        for i, p, s, w, h, png, c in images],
@@ -538,6 +560,8 @@ class KeypointDatabase:
                     self._upsert_axis(conn, values[0], entry["role"], *values[1:])
                 else:
                     raise ValueError(f"{path}: unknown keypoint role {entry['role']!r}")
+            for name, width in document.get("axis_face_widths", {}).items():  # absent in older exports
+                conn.execute("UPDATE objects SET axis_face_width = ? WHERE name = ?", (float(width), name))
             return len(document["keypoints"])
 
 

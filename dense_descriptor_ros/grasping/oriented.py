@@ -16,7 +16,10 @@ nearest the keypoints' direction when that direction is resolved (the keypoints 
 width there (edge to edge, no margin), the grasp centred on it. Where depth shows no room for
 the gripper there (:mod:`.clearance`), the grasp moves along the face to the nearest place with
 room; with none, it closes across the face's other side if the jaws span that (a box standing
-on end). Without a flat face the keypoints alone decide, the width their distance plus a margin.
+on end). Where the face the keypoints were clicked on was measured at annotation
+(:func:`annotated_face_width`), a face of another width is refused: a look-alike product of
+another size (a cube box whose top looks like a toothpaste box's end). Without a flat face the
+keypoints alone decide, the width their distance plus a margin.
 
 Tool frame: z = approach (into the surface), y = closing axis (a -> b), x = y cross z.
 The pose sits on the surface at the midpoint; the executor adds its own grasp depth.
@@ -46,7 +49,8 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     executor's opening margin gives the fingers room around it. Where the gripper has no room
     across a face, the grasp moves along the face in ``shift_step`` steps, up to ``max_shift``
     either way (the fingers staying on its sides), and the nearest place with room is taken;
-    with none, the same across the face's other side when it is no wider than ``max_opening``."""
+    with none, the same across the face's other side when it is no wider than ``max_opening``.
+    A face more than ``width_tolerance`` wider or narrower than the annotated one is refused."""
 
     max_opening: float = 0.085
     margin: float = 0.01
@@ -58,6 +62,7 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     resolved_cells: float = 2.0
     max_shift: float = 0.06
     shift_step: float = 0.01
+    width_tolerance: float = 0.015
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +92,7 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
                    intrinsics: Intrinsics, *, T_target_camera: np.ndarray | None = None,
                    target_frame: str = "target", workspace: WorkspaceBox | None = None,
                    config: ParallelGripperConfig = ParallelGripperConfig(),
-                   appearance: Tensor | None = None) -> ParallelGrasp:
+                   appearance: Tensor | None = None, annotated_width: float | None = None) -> ParallelGrasp:
     """Parallel grasp across the object's two axis keypoints: the first keypoint pair (best
     heatmap peak first) that gives one, else the refusal of the best pair.
 
@@ -95,7 +100,9 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
     ``depth (H, W)`` metres aligned with the image (NaN = invalid), ``T_target_camera (4, 4)``
     maps camera points to the target frame, where ``workspace`` is checked; ``appearance
     (h, w)`` weights rank the keypoint matches (``grasping.appearance.appearance_weights``;
-    no match where a weight is 0), the confidences stay the heatmaps' values.
+    no match where a weight is 0), the confidences stay the heatmaps' values;
+    ``annotated_width`` (m, ``KeypointDatabase.axis_face_width``) is the width across the axis of
+    the face the keypoints were clicked on, where it was measured.
     """
     if axis_keypoints.ndim != 2 or axis_keypoints.shape[0] != 2:
         raise ValueError(f"expected the two axis keypoint descriptors as (2, D), "
@@ -115,8 +122,48 @@ def oriented_grasp(descriptors: Tensor, axis_keypoints: Tensor, depth: np.ndarra
                              Rejection(RejectReason.UNLIKE_ANNOTATION,
                                        "no keypoint match lies where the colours are like the annotation's"))
     return first_granted(_grasp_from_pair(pixels, confidences, descriptors.shape[-1], depth, intrinsics,
-                                          T_target_camera, target_frame, workspace, config)
+                                          T_target_camera, target_frame, workspace, config, annotated_width)
                          for pixels, confidences in pairs)
+
+
+def annotated_face_width(pixels: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics,
+                         config: ParallelGripperConfig = ParallelGripperConfig()) -> float | None:
+    """Width (m) of the face under the two clicked axis keypoints ``pixels (2, 2)`` of ``depth
+    (H, W)`` metres (NaN = invalid), across the face side nearest their direction: stored with
+    them, it tells the annotated product from a look-alike of another size. None without depth
+    at a keypoint, without a flat face under them, or where that face is wider than the jaws
+    open (not what they close on: a bin floor, a large flat surface)."""
+    points = _lift(np.asarray(pixels, dtype=float).reshape(2, 2), depth, intrinsics, config)
+    if isinstance(points, str):
+        return None
+    face = _face_between(points, depth, intrinsics, config)
+    width = None if face is None else _across_face(face, points, resolved=True)[1]
+    return width if width is not None and width <= config.max_opening else None
+
+
+def _lift(pixels: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics,
+          config: ParallelGripperConfig) -> np.ndarray | str:
+    """The keypoints' 3D points ``(2, 3)`` from depth around them, or why not."""
+    lifted = []
+    for role, pixel in zip(("axis_a", "axis_b"), pixels):
+        patch = config.patch(intrinsics, depth, pixel)
+        if patch is None:
+            return (f"no valid depth within {config.point_radius} px of keypoint {role} at "
+                    f"({pixel[0]:.1f}, {pixel[1]:.1f})")
+        lifted.append(patch.point)
+    return np.stack(lifted)
+
+
+def _face_between(points: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics,
+                  config: ParallelGripperConfig) -> PlanarFace | None:
+    """The flat face through the pixel of the keypoints' midpoint (``fit_face``), else None."""
+    return planar_face(intrinsics, depth, _centre_pixel(points, intrinsics), config) if config.fit_face else None
+
+
+def _centre_pixel(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """The pixel of the keypoints' 3D midpoint, kept inside the image."""
+    pixel = project(intrinsics, points.mean(axis=0)[None])[0][0]
+    return np.clip(pixel, 0, [intrinsics.width - 1, intrinsics.height - 1])
 
 
 def _keypoint_pairs(maps: Tensor, weights: Tensor | None, reach: float, image_size: tuple[int, int],
@@ -152,7 +199,8 @@ def _keypoint_pairs(maps: Tensor, weights: Tensor | None, reach: float, image_si
 
 def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: int, depth: np.ndarray,
                      intrinsics: Intrinsics, T_target_camera: np.ndarray | None, target_frame: str,
-                     workspace: WorkspaceBox | None, config: ParallelGripperConfig) -> ParallelGrasp:
+                     workspace: WorkspaceBox | None, config: ParallelGripperConfig,
+                     annotated_width: float | None) -> ParallelGrasp:
     """The grasp for one found keypoint pair, or why there is none."""
 
     def rejected(reason: RejectReason, detail: str, **measured: object) -> ParallelGrasp:
@@ -161,32 +209,30 @@ def _grasp_from_pair(pixels: np.ndarray, confidences: np.ndarray, grid_width: in
     rejection = check_confidence(float(confidences.min()), config.min_confidence, "axis keypoint")
     if rejection:
         return ParallelGrasp(pixels, confidences, rejection)
-    lifted = []
-    for role, pixel in zip(("axis_a", "axis_b"), pixels):
-        patch = config.patch(intrinsics, depth, pixel)
-        if patch is None:
-            return rejected(RejectReason.INVALID_DEPTH, f"no valid depth within {config.point_radius} "
-                            f"px of keypoint {role} at ({pixel[0]:.1f}, {pixel[1]:.1f})")
-        lifted.append(patch.point)
-    points = np.stack(lifted)
+    points = _lift(pixels, depth, intrinsics, config)
+    if isinstance(points, str):
+        return rejected(RejectReason.INVALID_DEPTH, points)
     separation = float(np.linalg.norm(points[1] - points[0]))
     if separation + config.margin > config.max_opening:
         return rejected(RejectReason.TOO_WIDE, f"the keypoints are {separation * 1000:.1f} mm apart: with the "
                         f"margin wider than the maximum opening {config.max_opening * 1000:.1f} mm",
                         points_camera=points, width=separation + config.margin)
     centre = points.mean(axis=0)
-    centre_pixel = np.clip(project(intrinsics, centre[None])[0][0], 0,
-                           [intrinsics.width - 1, intrinsics.height - 1])
-    face = planar_face(intrinsics, depth, centre_pixel, config) if config.fit_face else None
+    face = _face_between(points, depth, intrinsics, config)
     if face is not None:
         cell = intrinsics.width / grid_width
         resolved = np.linalg.norm(pixels[1] - pixels[0]) >= config.resolved_cells * cell
-        closing, span, centre, axis_from = _across_face(face, points, resolved)
-        width, normal = span, face.normal
+        closing, width, centre, axis_from = _across_face(face, points, resolved)
+        normal = face.normal
+        if annotated_width is not None and abs(width - annotated_width) > config.width_tolerance:
+            return rejected(RejectReason.UNLIKE_SIZE, f"the face is {width * 1000:.1f} mm across, the annotated "
+                            f"one {annotated_width * 1000:.1f} mm (tolerance {config.width_tolerance * 1000:.0f} mm)",
+                            points_camera=points, width=width, axis_from=axis_from)
     else:
         if separation < config.min_separation:
             return rejected(RejectReason.DEGENERATE, f"the keypoints are {separation * 1000:.1f} mm apart, less "
                             f"than {config.min_separation * 1000:.1f} mm", points_camera=points)
+        centre_pixel = _centre_pixel(points, intrinsics)
         patch = config.patch(intrinsics, depth, centre_pixel)
         if patch is None or patch.normal is None:
             return rejected(RejectReason.NO_SURFACE, f"no surface normal at the grasp centre pixel "

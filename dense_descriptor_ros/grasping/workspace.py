@@ -27,6 +27,7 @@ class RejectReason(str, enum.Enum):
     TOO_WIDE = "wider than gripper opening"
     NO_ROOM = "no room for the gripper"
     UNLIKE_ANNOTATION = "colours unlike the annotation"
+    UNLIKE_SIZE = "face unlike the annotated one's size"
     DEGENERATE = "degenerate geometry"
 
 

@@ -37,10 +37,9 @@ from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper, SuctionCup
 from .objects import ObjectInstance, catalogue
 from .pick import BIN_WORKSPACE, PickConfig, PickOutcome, execute_pick
 from .reference import ReferenceAnnotation
-from .render import Frame
+from .render import SIM_FACE_TOLERANCE, Frame
 
 STAGES = ("render", "descriptors", "heatmap", "grasp", "execution")
-SIM_FACE_TOLERANCE = 0.002  # metres off a face's plane that still belong to it
 
 
 @dataclass
@@ -111,7 +110,6 @@ class PickTrials:
         self.faces = {face.name: face for face in reference.faces}
         self.eta = eta
         jaw = ParallelJawSpec()
-        # rendered depth is exact, so a face is told from a neighbour touching it 2 mm higher or lower
         self.gripper_config = ParallelGripperConfig(
             max_opening=jaw.max_opening, eta=eta, face_tolerance=SIM_FACE_TOLERANCE,
             finger_depth=config.executor.finger_depth, finger_thickness=jaw.finger_thickness,
@@ -121,6 +119,7 @@ class PickTrials:
         self.suction_config = SuctionConfig(cup_radius=SuctionCupSpec().radius)
         self.appearance = appearance
         self.keypoints: dict[str, torch.Tensor] = {}
+        self.face_widths: dict[str, float | None] = {}
         self.signatures: dict[str, np.ndarray] = {}
         if not oracle:
             with KeypointDatabase(reference.database, create=False) as db:
@@ -128,6 +127,7 @@ class PickTrials:
                     self.keypoints = db.preference_descriptors(model_hash, list(self.faces))
                 else:
                     self.keypoints = {name: db.axis_descriptors(model_hash, name) for name in self.faces}
+                    self.face_widths = {name: db.axis_face_width(name) for name in self.faces}
                 self.signatures = stored_signatures(db, self.faces, axis=kind == "parallel", check=appearance)
 
     def run(self, index: int) -> tuple[TrialResult, np.ndarray]:
@@ -202,7 +202,8 @@ class PickTrials:
             if self.kind == "suction":
                 return suction_grasp(maps[name], depth, frame.intrinsics, config=self.suction_config, **common)
             return oriented_grasp(descriptors, self.keypoints[name], depth, frame.intrinsics,
-                                  config=self.gripper_config, appearance=weights.get(name), **common)
+                                  config=self.gripper_config, appearance=weights.get(name),
+                                  annotated_width=self.face_widths[name], **common)
 
         ratio = (self.suction_config if self.kind == "suction" else self.gripper_config).candidate_ratio
         faces = [name for name in sorted(scores, key=scores.get, reverse=True) if scores[name] >= ratio * best]

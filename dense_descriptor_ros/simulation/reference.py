@@ -24,10 +24,12 @@ from scipy.spatial.transform import Rotation
 
 from ..geometry.camera import project, transform_points
 from ..grasping.keypoint_db import KeypointDatabase, describe_pixels
+from ..grasping.oriented import ParallelGripperConfig, annotated_face_width
 from . import scene as scene_mod
 from .cell import BinCell
 from .objects import ObjectInstance, ObjectType, catalogue
 from .pick import PreferredRegion
+from .render import SIM_FACE_TOLERANCE
 
 REFERENCE_FORMAT = "ddr-sim-reference"
 ANNOTATOR = "simulated-operator"
@@ -141,7 +143,8 @@ def _face_up_pose(instance: ObjectInstance, face: FaceAnnotation, yaw: float) ->
 
 def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, out_dir: Path,
                        object_type: str, size: tuple[int, int], seed: int = 0) -> ReferenceAnnotation:
-    """Render each face of ``object_type`` lying up, click it, store the clicks.
+    """Render each face of ``object_type`` lying up, click it, store the clicks (with the face's
+    width across the axis keypoints, measured in the rendered depth).
 
     A database annotated with another model (a demo run before the shipped model changed) is
     re-embedded from its stored images first, so the new clicks can join it and nothing is lost.
@@ -154,6 +157,7 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
     spec = scene_mod.SceneSpec((instance,), int(rng.integers(2**31)), max_width=width, max_height=height)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    measure = ParallelGripperConfig(face_tolerance=SIM_FACE_TOLERANCE)
     with BinCell(spec, width, height) as cell, KeypointDatabase(database) as db:
         if db.model_hashes() - {model_hash}:
             db.reembed(model, model_hash)
@@ -169,8 +173,10 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
             db.clear_preferences(face.name)
             db.add_preferences(face.name, frame.rgb, pixels[:n], descriptors[:n], model_hash, ANNOTATOR,
                                image_path=image_name)
+            depth = np.where(frame.depth > 0, frame.depth, np.nan)
+            width = annotated_face_width(pixels[n:], depth, frame.intrinsics, measure)
             db.set_axis_keypoints(face.name, frame.rgb, pixels[n:], descriptors[n:], model_hash, ANNOTATOR,
-                                  image_path=image_name)
+                                  image_path=image_name, face_width=width)
             Image.fromarray(frame.rgb).save(out_dir / image_name)
     annotation = ReferenceAnnotation(object_type, instance.instance_id, Path(database), model_hash, tuple(faces))
     annotation.save(out_dir / "reference.json")

@@ -15,6 +15,9 @@ from ..geometry.camera import Intrinsics
 from .backend import RenderBackendError, load_mujoco
 from .camera import from_mujoco, intrinsics_from_fovy
 
+# rendered depth is exact, so a face is told from a neighbour touching it 2 mm higher or lower
+SIM_FACE_TOLERANCE = 0.002  # metres off a face's plane that still belong to it
+
 mujoco = load_mujoco()
 
 

@@ -52,5 +52,5 @@ def test_oriented_grasp_config_ships_the_measured_gripper_room_settings() -> Non
     defaults = ParallelGripperConfig()
     fields = {"finger_length": "finger_length", "palm_length": "palm_length", "palm_width": "palm_width",
               "palm_height": "palm_height", "approach_distance": "approach", "safety_margin": "safety",
-              "max_shift": "max_shift"}
+              "max_shift": "max_shift", "width_tolerance": "width_tolerance"}
     assert {key: written[key] for key in fields} == {key: getattr(defaults, field) for key, field in fields.items()}

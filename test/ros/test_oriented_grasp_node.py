@@ -46,7 +46,7 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     reset = probe.node.create_client(Trigger, "/oriented_grasp_node/reset_axis")
     ros.wait_matched(mouse, node.clicks.pixel_sub)
     ros.wait_matched(node.grasp_pub, grasp_sub)
-    first = probe.frame()
+    first = probe.frame(depth=BOX_DEPTH)  # the clicks go on the box, whose face width is stored with them
     assert ros.spin_until(lambda: node.inputs.frames.latest is not None, 5.0, every=lambda: probe.publish(first))
 
     # A stray click, then reset: the next two clicks are axis_a and axis_b.
@@ -62,6 +62,7 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     with KeypointDatabase(database) as db:
         records = db.records()
         np.testing.assert_allclose(db.axis_descriptors(file_hash(checkpoint), "mug").numpy(), expected, atol=1e-5)
+        assert db.axis_face_width("mug") == pytest.approx(0.060 / 0.98, abs=0.001)  # the box top, as below
     assert sorted((r.role, r.xy) for r in records) == [("axis_a", AXIS_A), ("axis_b", AXIS_B)]
 
     second = probe.frame(depth=BOX_DEPTH)
@@ -75,7 +76,8 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     weights = appearance_weights(RGB, {"mug": signature}, tuple(grid.shape[-2:]),
                                  depth=BOX_DEPTH.astype(float))["mug"]
     core = oriented_grasp(grid, torch.from_numpy(expected), BOX_DEPTH.astype(float), CAMERA,
-                          T_target_camera=T_WORLD_CAMERA, target_frame="world", appearance=weights)
+                          T_target_camera=T_WORLD_CAMERA, target_frame="world", appearance=weights,
+                          annotated_width=node.axis_width)
     assert core.ok and core.axis_from == "narrow side", core.rejection
     p, o = grasp.pose.position, grasp.pose.orientation
     assert grasp.header.frame_id == "world"

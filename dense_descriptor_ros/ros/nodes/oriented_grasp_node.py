@@ -31,7 +31,8 @@ from dense_descriptor_ros.grasping.annotation import AxisClicks, descriptor_at
 from dense_descriptor_ros.grasping.appearance import appearance_weights, stored_signatures
 from dense_descriptor_ros.grasping.heatmap import Heatmap, keypoint_heatmaps
 from dense_descriptor_ros.grasping.keypoint_db import EmptyDatabaseError, KeypointDatabaseError
-from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, finger_points, oriented_grasp
+from dense_descriptor_ros.grasping.oriented import (ParallelGripperConfig, annotated_face_width, finger_points,
+                                                    oriented_grasp)
 from dense_descriptor_ros.grasping.overlay import heatmap_overlay
 from dense_descriptor_ros.ros.clicks import ClickInput
 from dense_descriptor_ros.ros.conversions import numpy_to_image
@@ -78,11 +79,14 @@ class OrientedGraspNode(Node):
             safety=declare(self, "safety_margin", defaults.safety, "the gripper is checked this much larger (m)"),
             max_shift=declare(self, "max_shift", defaults.max_shift,
                               "how far a grasp may move along the face to find room (m)"),
+            width_tolerance=declare(self, "width_tolerance", defaults.width_tolerance,
+                                    "a face this much wider or narrower than the annotated one is refused (m)"),
             eta=self.inputs.eta)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")
         export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")
         self.axis: torch.Tensor | None = None
+        self.axis_width: float | None = None  # of the annotated face across the axis, where measured
         self.signature: dict[str, np.ndarray] = {}  # the colours halfway between its axis keypoints
         self.pending = AxisClicks()
         self.processed = 0
@@ -105,6 +109,7 @@ class OrientedGraspNode(Node):
         """Cache the current object's two axis descriptors ``(2, D)``, or None (logged)."""
         try:
             self.axis = self.inputs.database.axis_descriptors(self.inputs.model_hash, self.object)
+            self.axis_width = self.inputs.database.axis_face_width(self.object)
             self.signature = stored_signatures(self.inputs.database, [self.object], axis=True,
                                                check=self.inputs.appearance)
             return f"axis keypoints of {self.object!r} in use"
@@ -130,7 +135,8 @@ class OrientedGraspNode(Node):
             maps = keypoint_heatmaps(frame.descriptors, self.axis, self.config.eta)
             grasp = oriented_grasp(frame.descriptors, self.axis, frame.depth, frame.intrinsics,
                                    T_target_camera=frame.T_target_camera, target_frame=self.inputs.target_frame,
-                                   workspace=self.inputs.workspace, config=self.config, appearance=weights)
+                                   workspace=self.inputs.workspace, config=self.config, appearance=weights,
+                                   annotated_width=self.axis_width)
         except ValueError as exc:
             self.get_logger().error(f"no oriented grasp for this frame: {exc}",
                                     throttle_duration_sec=ERROR_LOG_PERIOD_S)
@@ -163,8 +169,9 @@ class OrientedGraspNode(Node):
         pixels, first = done
         try:
             descriptors = np.stack([descriptor_at(first.descriptors, p, first.image_size) for p in pixels])
+            width = annotated_face_width(pixels, first.depth, first.intrinsics, self.config)
             self.inputs.database.set_axis_keypoints(self.object, first.rgb, pixels, descriptors,
-                                                    self.inputs.model_hash, self.annotator)
+                                                    self.inputs.model_hash, self.annotator, face_width=width)
         except (KeypointDatabaseError, ValueError) as exc:
             self.get_logger().error(f"axis keypoints not stored: {exc}")
             return

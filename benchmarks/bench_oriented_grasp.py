@@ -83,7 +83,7 @@ def rows_for(height: int, width: int, args: argparse.Namespace, device: torch.de
     config = ParallelGripperConfig()
     for index, (frame, pixels) in enumerate(tqdm(heap_frames(height, width, args.scenes),
                                                  desc=f"{width}x{height}", leave=False)):
-        depth = np.where(frame.depth > 0, frame.depth, np.nan)
+        depth = frame.depth_or_nan
         grid, keypoints = planted(pixels, (height, width), index)
         centre = pixels.mean(axis=0)
         face = planar_face(frame.intrinsics, depth, centre, config)

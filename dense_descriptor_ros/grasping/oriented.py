@@ -288,8 +288,13 @@ def _other_side(face: PlanarFace, centre: np.ndarray, closing: np.ndarray) -> tu
     """Closing across the face's other side: the in-plane axis normal to ``closing``, the face's
     width along it and ``centre`` moved to the middle of that width."""
     other = np.cross(face.normal, closing)
-    low, high = face.span(other)
-    return other, high - low, centre + ((low + high) / 2 - np.dot(centre - face.origin, other)) * other
+    return other, *_centred_across(face, centre, other)
+
+
+def _centred_across(face: PlanarFace, point: np.ndarray, direction: np.ndarray) -> tuple[float, np.ndarray]:
+    """The face's width along in-plane unit ``direction`` and ``point`` moved to its middle there."""
+    low, high = face.span(direction)
+    return high - low, point + ((low + high) / 2 - np.dot(point - face.origin, direction)) * direction
 
 
 def _shifts_along(face: PlanarFace, centre: np.ndarray, along: np.ndarray,
@@ -321,8 +326,7 @@ def _across_face(face: PlanarFace, points: np.ndarray, resolved: bool) -> tuple[
         closing, axis_from = np.copysign(1.0, np.dot(closing, keyed)) * closing, "face side"
     else:
         closing, axis_from = narrow, "narrow side"
-    low, high = face.span(closing)
     middle = points.mean(axis=0)
     on_plane = middle - np.dot(middle - face.origin, face.normal) * face.normal
-    centre = on_plane + ((low + high) / 2 - np.dot(on_plane - face.origin, closing)) * closing
-    return closing, high - low, centre, axis_from
+    width, centre = _centred_across(face, on_plane, closing)
+    return closing, width, centre, axis_from

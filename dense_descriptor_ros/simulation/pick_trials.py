@@ -182,7 +182,7 @@ class PickTrials:
         descriptors = embed_image(self.model, frame.rgb)
         timings["descriptors"] = 1000 * (time.perf_counter() - began)
         began = time.perf_counter()
-        depth = np.where(frame.depth > 0, frame.depth, np.nan)
+        depth = frame.depth_or_nan
         weights = appearance_weights(frame.rgb, self.signatures, tuple(descriptors.shape[-2:]), self.appearance, depth)
         if self.kind == "suction":
             maps = {name: heatmap.with_weights(weights.get(name))

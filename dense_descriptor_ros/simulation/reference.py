@@ -173,8 +173,7 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
             db.clear_preferences(face.name)
             db.add_preferences(face.name, frame.rgb, pixels[:n], descriptors[:n], model_hash, ANNOTATOR,
                                image_path=image_name)
-            depth = np.where(frame.depth > 0, frame.depth, np.nan)
-            width = annotated_face_width(pixels[n:], depth, frame.intrinsics, measure)
+            width = annotated_face_width(pixels[n:], frame.depth_or_nan, frame.intrinsics, measure)
             db.set_axis_keypoints(face.name, frame.rgb, pixels[n:], descriptors[n:], model_hash, ANNOTATOR,
                                   image_path=image_name, face_width=width)
             Image.fromarray(frame.rgb).save(out_dir / image_name)

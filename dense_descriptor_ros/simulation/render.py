@@ -32,6 +32,11 @@ class Frame:
     T_world_camera: np.ndarray  # (4, 4)
     object_poses: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (4, 4)
 
+    @property
+    def depth_or_nan(self) -> np.ndarray:
+        """``depth`` with NaN where nothing is there, as the grasping code takes invalid depth."""
+        return np.where(self.depth > 0, self.depth, np.nan)
+
 
 class FrameRenderer:
     """Renders frames of one compiled model; ``geom_object_ids`` (ngeom,) maps geoms to object ids."""

@@ -45,7 +45,7 @@ def measure(size: tuple[int, int], checkpoint: Path, args: argparse.Namespace, d
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
 
-    from dense_descriptor_ros.ros.conversions import numpy_to_image
+    from dense_descriptor_ros.messages import numpy_to_image
     from dense_descriptor_ros.ros.nodes.descriptor_node import DescriptorNode
 
     context = rclpy.Context()

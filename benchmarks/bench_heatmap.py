@@ -24,10 +24,10 @@ from benchmarks.common import (backbone_label, achieved, add_common_arguments, b
                                matmul_peak, parse_list, parse_sizes, precision_supported,
                                setup_run, time_call, write_report)
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.grasping import (AppearanceCheck, appearance_weights, depth_in_metres, describe_pixels,
-                                           fused_heatmap, suction_grasp)
+from dense_descriptor_ros.grasping import (AppearanceCheck, appearance_weights, depth_in_metres, fused_heatmap,
+                                           suction_grasp)
 from dense_descriptor_ros.grasping.appearance import colour_signature
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, autocast_context
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, autocast_context
 from dense_descriptor_ros.model.backbone import LAYOUTS
 from dense_descriptor_ros.model.inference import COMPILE_MODES, prepare_for_inference
 
@@ -131,7 +131,7 @@ def end_to_end_rows(args: argparse.Namespace, device: torch.device, peaks: dict)
         # heatmap and the colour check agree there and a grasp exists
         spot = np.array([rng.uniform(16, width - 17), rng.uniform(16, height - 17)])
         pixels = spot + rng.uniform(-4, 4, (args.e2e_keypoints, 2))
-        keypoints = torch.from_numpy(describe_pixels(model, rgb, pixels)).to(device)
+        keypoints = torch.from_numpy(DescriptorModel.of(model).describe_pixels(rgb, pixels)).to(device)
         signature, check = colour_check(rgb, pixels)
         flops = count_flops(model, torch.rand(1, 3, height, width, device=device))
         flops += 2 * args.e2e_keypoints * args.descriptor_dim * (-(-height // 8)) * (-(-width // 8))

@@ -25,10 +25,10 @@ from dense_descriptor_ros.grasping.clearance import blocked_parts
 from dense_descriptor_ros.grasping.face import planar_face
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, oriented_grasp
 from dense_descriptor_ros.matching import pixel_to_grid
-from dense_descriptor_ros.simulation.grippers import open_cell
-from dense_descriptor_ros.simulation.pick_trials import sample_heap
-from dense_descriptor_ros.simulation.reference import box_faces, held_out_instance
-from dense_descriptor_ros.simulation.scene import SceneSpec
+from dense_descriptor_ros.simulation.world.grippers import open_cell
+from dense_descriptor_ros.simulation.experiments.pick_trials import sample_heap
+from dense_descriptor_ros.simulation.experiments.reference import box_faces, held_out_instance
+from dense_descriptor_ros.simulation.world.scene import SceneSpec
 
 COLUMNS = [("stage", "stage", ""), ("size", "WxH", ""), ("scenes", "scenes", ""),
            ("median_ms", "median ms", ".2f"), ("p90_ms", "p90 ms", ".2f"), ("grasp_ok", "grasps", "")]

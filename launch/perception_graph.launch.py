@@ -1,55 +1,31 @@
-"""The camera-independent part of a cell: descriptor, heatmap, oriented-grasp and executor nodes.
+"""The camera-independent part of a cell: descriptor node, the gripper's planner node and executor.
 
-Included by the realsense/zivid/sim cell launch files; expects a camera publishing the
-RealSense topic layout (camera/camera/color/..., camera/camera/aligned_depth_to_color/...).
-Arguments: model (checkpoint), database (keypoint database), gripper (suction | parallel).
+Included by the realsense/zivid cell launch files; expects a camera publishing the RealSense
+topic layout (camera/camera/color/..., camera/camera/aligned_depth_to_color/...). The nodes,
+parameters and remappings are ``dense_descriptor_ros.ros.graph.perception_graph``, the
+description ``ddr sim pick --through-ros`` starts too.
+Arguments: model (checkpoint), database (keypoint database), gripper (suction | parallel),
+executor_backend (moveit | sim | fake; each cell declares its own default).
 """
 import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import LaunchConfigurationEquals
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+
+from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
+from dense_descriptor_ros.ros.graph import launch_nodes, perception_graph
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
-COLOR = "camera/camera/color/image_raw"
-COLOR_INFO = "camera/camera/color/camera_info"
-DEPTH = "camera/camera/aligned_depth_to_color/image_raw"
-CAMERA_INPUTS = [("image", COLOR), ("depth", DEPTH), ("camera_info", COLOR_INFO)]
-
-
-def config(node):
-    return os.path.join(CONFIG, f"{node}.yaml")
 
 
 def generate_launch_description():
-    model, database = LaunchConfiguration("model"), LaunchConfiguration("database")
-    backend = LaunchConfiguration("executor_backend")
     return LaunchDescription([
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file (created when missing)"),
-        DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"],
+        DeclareLaunchArgument("gripper", default_value=GRIPPER_KINDS[0], choices=list(GRIPPER_KINDS),
                               description="suction: heatmap grasps; parallel: two-keypoint grasps"),
         DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
-                              description="moveit: the robot; fake: no motion, the pick sequence is "
-                                          "checked and reported (simulated camera cell)"),
-        Node(package="dense_descriptor_ros", executable="descriptor_node", output="screen",
-             parameters=[config("descriptor_node"), {"model_path": model}],
-             remappings=[("image", COLOR), ("camera_info", COLOR_INFO)]),
-        Node(package="dense_descriptor_ros", executable="heatmap_node", output="screen",
-             parameters=[config("heatmap_node"), {"model_path": model, "database": database}],
-             remappings=CAMERA_INPUTS),
-        Node(package="dense_descriptor_ros", executable="oriented_grasp_node", output="screen",
-             parameters=[config("oriented_grasp_node"), {"model_path": model, "database": database}],
-             remappings=CAMERA_INPUTS),
-        # suction picks the heatmap node's grasp, parallel the oriented-grasp node's (with width)
-        Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
-             condition=LaunchConfigurationEquals("gripper", "suction"),
-             parameters=[config("grasp_executor"), {"gripper": "suction", "backend": backend}]),
-        Node(package="dense_descriptor_ros", executable="grasp_executor", output="screen",
-             condition=LaunchConfigurationEquals("gripper", "parallel"),
-             parameters=[config("grasp_executor"), {"gripper": "parallel", "backend": backend}],
-             remappings=[("grasp", "oriented_grasp"), ("grasp/confidence", "oriented_grasp/confidence"),
-                         ("grasp/width", "oriented_grasp/width")]),
+                              description="moveit: the robot; sim: the simulated cell node; fake: no motion, "
+                                          "the pick sequence is checked and reported"),
+        *launch_nodes(perception_graph(), CONFIG),
     ])

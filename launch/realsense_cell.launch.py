@@ -1,8 +1,9 @@
 """The RealSense cell: realsense_camera (or a recording of it) + the perception graph.
 
-ros2 launch dense_descriptor_ros realsense_cell.launch.py model:=... database:=... camera:=_0123456
-Arguments: camera (serial_no, '' = first found), recording (RealSense .db3/.bag to play instead),
-gripper (suction | parallel), model, database.
+ros2 launch dense_descriptor_ros realsense_cell.launch.py model:=... database:=... camera:=0123456
+Arguments: camera (serial_no, '' = first found; passed as text, so an all-digit serial keeps its
+digits), recording (RealSense .db3/.bag to play instead), gripper (suction | parallel), model,
+database, executor_backend (moveit | sim | fake).
 """
 import os
 
@@ -11,22 +12,26 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(os.path.dirname(HERE), "config")
 
 
 def generate_launch_description():
-    graph_arguments = {name: LaunchConfiguration(name) for name in ("model", "database", "gripper")}
+    graph_arguments = {name: LaunchConfiguration(name)
+                       for name in ("model", "database", "gripper", "executor_backend")}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="RealSense serial_no ('' = first found)"),
         DeclareLaunchArgument("recording", default_value="", description="play this recording instead"),
         DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"]),
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file"),
+        DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
+                              description="moveit: the robot; fake: a dry run, picks checked and reported"),
         Node(package="dense_descriptor_ros", executable="realsense_camera", output="screen",
              parameters=[os.path.join(CONFIG, "realsense_camera.yaml"),
-                         {"serial_no": LaunchConfiguration("camera"),
+                         {"serial_no": ParameterValue(LaunchConfiguration("camera"), value_type=str),
                           "rosbag_filename": LaunchConfiguration("recording")}]),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(HERE, "perception_graph.launch.py")),
                                  launch_arguments=graph_arguments.items()),

@@ -3,19 +3,26 @@ package publishes or is remapped to): colour, aligned depth and both camera_info
 
 ros2 launch dense_descriptor_ros record_training_bag.launch.py output:=bags/shift1 storage:=mcap
 Then: ddr bag extract bags/shift1 images/  (training images).
+Written by the bag_recorder node (rosbags), not `ros2 bag`, which is not on PyPI; Ctrl-C closes
+the bag.
 """
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
-from launch.substitutions import LaunchConfiguration
+import os
 
-TOPICS = ["/camera/camera/color/image_raw", "/camera/camera/color/camera_info",
-          "/camera/camera/aligned_depth_to_color/image_raw", "/camera/camera/aligned_depth_to_color/camera_info"]
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
 
 
 def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("output", description="bag directory to create"),
         DeclareLaunchArgument("storage", default_value="mcap", choices=["mcap", "sqlite3"]),
-        ExecuteProcess(cmd=["ros2", "bag", "record", "--output", LaunchConfiguration("output"),
-                            "--storage", LaunchConfiguration("storage"), *TOPICS], output="screen"),
+        Node(package="dense_descriptor_ros", executable="bag_recorder", output="screen",
+             parameters=[os.path.join(CONFIG, "bag_recorder.yaml"),
+                         {"output": ParameterValue(LaunchConfiguration("output"), value_type=str),
+                          "storage": LaunchConfiguration("storage")}]),
     ])

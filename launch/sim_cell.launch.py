@@ -1,32 +1,39 @@
-"""The simulated cell: sim_camera (MuJoCo bin) + the perception graph, no hardware needed.
+"""The simulated cell: sim_cell (one MuJoCo world: camera, arm, vacuum, jaws) + the perception graph.
 
-ros2 launch dense_descriptor_ros sim_cell.launch.py model:=models/x.pt database:=/tmp/db.json
-Arguments: camera (overhead | robot), gripper (suction | parallel), model, database.
+ros2 launch dense_descriptor_ros sim_cell.launch.py model:=models/ddr_resnet18_sim.pt \
+    database:=runs/demo/suction/reference/keypoints.sqlite
+The executor drives the cell node over ROS (backend sim), in its own process, as it would drive
+a robot: the graph picks physically. Every number that describes the cell (camera pose,
+workspace, cup, jaw, the executor's motions) comes from the simulation
+(``dense_descriptor_ros.ros.graph.sim_cell_graph``, which ``ddr sim pick --through-ros`` starts).
+Arguments: gripper (suction | parallel), model, database, reference (reference.json of
+``ddr sim annotate-reference``: the target product and its preferred regions), seed, first_trial,
+width, height, executor_backend (sim | fake).
 """
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch.actions import DeclareLaunchArgument
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG = os.path.join(os.path.dirname(HERE), "config")
+from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
+from dense_descriptor_ros.ros.graph import launch_nodes, sim_cell_graph
+
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
 
 
 def generate_launch_description():
-    graph_arguments = {name: LaunchConfiguration(name) for name in ("model", "database", "gripper")}
     return LaunchDescription([
-        DeclareLaunchArgument("camera", default_value="overhead", choices=["overhead", "robot"],
-                              description="fixed overhead camera or oblique robot camera"),
-        DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"]),
+        DeclareLaunchArgument("gripper", default_value=GRIPPER_KINDS[0], choices=list(GRIPPER_KINDS)),
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file"),
-        Node(package="dense_descriptor_ros", executable="sim_camera", output="screen",
-             parameters=[os.path.join(CONFIG, "sim_camera.yaml"), {"camera": LaunchConfiguration("camera")}]),
-        # sim_camera renders in its own process, so the executor cannot move that MuJoCo world:
-        # it checks and reports each pick (fake backend); `ddr sim pick` runs physical picks.
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(HERE, "perception_graph.launch.py")),
-                                 launch_arguments=[*graph_arguments.items(), ("executor_backend", "fake")]),
+        DeclareLaunchArgument("reference", default_value="",
+                              description="reference.json of ddr sim annotate-reference ('' = the gripper's "
+                                          "reference product, no preferred regions judged)"),
+        DeclareLaunchArgument("seed", default_value="0", description="heap k is ddr sim pick's trial k"),
+        DeclareLaunchArgument("first_trial", default_value="0", description="the trial whose heap lies at start"),
+        DeclareLaunchArgument("width", default_value="320", description="camera image width (pixels)"),
+        DeclareLaunchArgument("height", default_value="240", description="camera image height (pixels)"),
+        DeclareLaunchArgument("executor_backend", default_value="sim", choices=["sim", "fake"],
+                              description="sim: the executor drives the cell node; fake: picks only checked"),
+        *launch_nodes(sim_cell_graph(), CONFIG),
     ])

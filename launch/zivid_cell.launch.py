@@ -2,8 +2,9 @@
 the graph expects (camera/camera/...).
 
 ros2 launch dense_descriptor_ros zivid_cell.launch.py model:=... database:=... camera:=2020C0DE
-Arguments: camera (serial_number, '' = first found), settings (Zivid settings YAML),
-gripper (suction | parallel), model, database.
+Arguments: camera (serial_number, '' = first found; passed as text, so an all-digit serial keeps
+its digits), settings (Zivid settings YAML), gripper (suction | parallel), model, database,
+executor_backend (moveit | sim | fake).
 """
 import os
 
@@ -12,6 +13,7 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(os.path.dirname(HERE), "config")
@@ -22,7 +24,8 @@ TO_GRAPH_LAYOUT = [("color/image_color", "camera/camera/color/image_raw"),
 
 
 def generate_launch_description():
-    graph_arguments = {name: LaunchConfiguration(name) for name in ("model", "database", "gripper")}
+    graph_arguments = {name: LaunchConfiguration(name)
+                       for name in ("model", "database", "gripper", "executor_backend")}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="Zivid serial number ('' = first found)"),
         DeclareLaunchArgument("settings", default_value=os.path.join(CONFIG, "zivid_settings.yaml"),
@@ -30,9 +33,11 @@ def generate_launch_description():
         DeclareLaunchArgument("gripper", default_value="suction", choices=["suction", "parallel"]),
         DeclareLaunchArgument("model", description="descriptor checkpoint written by ddr train"),
         DeclareLaunchArgument("database", description="keypoint database file"),
+        DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
+                              description="moveit: the robot; fake: a dry run, picks checked and reported"),
         Node(package="dense_descriptor_ros", executable="zivid_camera", output="screen",
              parameters=[os.path.join(CONFIG, "zivid_camera.yaml"),
-                         {"serial_number": LaunchConfiguration("camera"),
+                         {"serial_number": ParameterValue(LaunchConfiguration("camera"), value_type=str),
                           "settings_file_path": LaunchConfiguration("settings")}],
              remappings=TO_GRAPH_LAYOUT),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(HERE, "perception_graph.launch.py")),

@@ -13,7 +13,8 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_DIR = REPO / "launch"
@@ -49,19 +50,45 @@ class IncludeLaunchDescription:
         self.launch_arguments = dict(self.launch_arguments or ())
 
 
-@dataclass
-class ExecuteProcess:
-    cmd: list
-    output: str = "log"
+def text(value: Any, arguments: dict[str, str]) -> str:
+    """A substitution (or plain value) as text, the launch ``arguments`` filled in."""
+    return arguments[value.variable_name] if isinstance(value, LaunchConfiguration) else str(value)
+
+
+def parameter_value(value: Any, arguments: dict[str, str]) -> Any:
+    """A node parameter as launch_ros evaluates it: a substitution's text is read as YAML (so
+    ``0123456`` becomes the octal integer 42798, ``''`` stays empty) unless a ParameterValue
+    gives its type."""
+    if isinstance(value, ParameterValue):
+        return value.value_type(text(value.value, arguments))
+    if isinstance(value, LaunchConfiguration):
+        evaluated = text(value, arguments)
+        return yaml.safe_load(evaluated) if evaluated else ""
+    return value
 
 
 @dataclass
-class LaunchConfigurationEquals:
-    launch_configuration_name: str
-    expected_value: str
+class EqualsSubstitution:
+    left: Any
+    right: Any
+
+
+@dataclass
+class IfCondition:
+    """Only the form the launch files use: ``IfCondition(EqualsSubstitution(...))``
+    (``LaunchConfigurationEquals`` is deprecated and has no stand-in)."""
+
+    predicate_expression: EqualsSubstitution
 
     def holds(self, arguments: dict[str, str]) -> bool:
-        return arguments.get(self.launch_configuration_name) == self.expected_value
+        equals = self.predicate_expression
+        return text(equals.left, arguments) == text(equals.right, arguments)
+
+
+@dataclass
+class ParameterValue:
+    value: Any
+    value_type: type = field(kw_only=True)  # the launch files always give it
 
 
 @dataclass
@@ -74,7 +101,7 @@ class Node:
     remappings: list = field(default_factory=list)
     arguments: list = field(default_factory=list)
     output: str = "log"
-    condition: LaunchConfigurationEquals | None = None
+    condition: IfCondition | None = None
 
 
 @dataclass
@@ -92,12 +119,13 @@ class LaunchDescription:
 def _modules() -> dict[str, types.ModuleType]:
     layout = {"launch": {"LaunchDescription": LaunchDescription},
               "launch.actions": {"DeclareLaunchArgument": DeclareLaunchArgument,
-                                 "IncludeLaunchDescription": IncludeLaunchDescription,
-                                 "ExecuteProcess": ExecuteProcess},
-              "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration},
-              "launch.conditions": {"LaunchConfigurationEquals": LaunchConfigurationEquals},
+                                 "IncludeLaunchDescription": IncludeLaunchDescription},
+              "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration,
+                                       "EqualsSubstitution": EqualsSubstitution},
+              "launch.conditions": {"IfCondition": IfCondition},
               "launch.launch_description_sources": {"PythonLaunchDescriptionSource": PythonLaunchDescriptionSource},
-              "launch_ros": {}, "launch_ros.actions": {"Node": Node}}
+              "launch_ros": {}, "launch_ros.actions": {"Node": Node},
+              "launch_ros.parameter_descriptions": {"ParameterValue": ParameterValue}}
     modules = {}
     for name, members in layout.items():
         module = types.ModuleType(name)
@@ -113,11 +141,20 @@ def _modules() -> dict[str, types.ModuleType]:
 
 def load_launch(path: Path) -> LaunchDescription:
     """Execute ``path`` with the stand-ins in place of launch/launch_ros; return its description."""
-    with mock.patch.dict(sys.modules, _modules()):
+    standins = _modules()
+    saved = {name: sys.modules.get(name) for name in standins}
+    sys.modules.update(standins)  # only these are put back after: what the file imported stays loaded
+    try:
         spec = importlib.util.spec_from_file_location(f"launch_file_{path.stem.replace('.', '_')}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         description = module.generate_launch_description()
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
     assert isinstance(description, LaunchDescription), f"{path.name} did not return a LaunchDescription"
     return description
 

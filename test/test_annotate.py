@@ -17,7 +17,7 @@ from dense_descriptor_ros.annotation.session import AnnotationSession
 from dense_descriptor_ros.annotation.web import AnnotationServer
 from dense_descriptor_ros.cli import annotate
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
 
 
@@ -63,7 +63,7 @@ def test_annotate_refuses_a_click_outside_the_image(setup):
 def test_web_endpoints_store_clicks_and_serve_the_heatmap(setup):
     tmp_path, checkpoint, image = setup
     model = DescriptorNet(ModelConfig(width=8, descriptor_dim=16)).eval()
-    session = AnnotationSession(image, tmp_path / "kp.sqlite", model, "hash", "mug")
+    session = AnnotationSession(image, tmp_path / "kp.sqlite", DescriptorModel.of(model, "hash"), "mug")
     server = AnnotationServer(session)
     assert server.url.startswith("http://127.0.0.1:")
     thread = threading.Thread(target=server.serve)
@@ -100,7 +100,7 @@ def test_web_page_click_in_headless_chromium_stores_that_pixel(setup):
         pytest.skip("chromium and chromedriver not installed (requirements/apt-browser.txt)")
     tmp_path, _, image = setup
     model = DescriptorNet(ModelConfig(width=8, descriptor_dim=16)).eval()
-    session = AnnotationSession(image, tmp_path / "kp.sqlite", model, "hash", "mug")
+    session = AnnotationSession(image, tmp_path / "kp.sqlite", DescriptorModel.of(model, "hash"), "mug")
     server = AnnotationServer(session)
     thread = threading.Thread(target=server.serve)
     thread.start()

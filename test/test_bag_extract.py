@@ -16,7 +16,7 @@ from skimage import data as skdata
 from dense_descriptor_ros.bags import BagError, FrameFilter, Verdict, extract_images
 from dense_descriptor_ros.bags.frame_filter import grey, sharpness
 from dense_descriptor_ros.cli import bag as bag_cli
-from dense_descriptor_ros.ros.conversions import numpy_to_image
+from dense_descriptor_ros.messages import numpy_to_image
 
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 IMAGE = "sensor_msgs/msg/Image"

@@ -11,8 +11,8 @@ from PIL import Image
 from dense_descriptor_ros.cli import main as cli_main
 from dense_descriptor_ros.evaluation.calibration import calibrated_eta, true_match_distances
 from dense_descriptor_ros.evaluation.pairs import load_pairs
-from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, model_eta
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, load_checkpoint, save_checkpoint
+from dense_descriptor_ros.model.descriptor_model import DEFAULT_ETA, model_eta
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, load_checkpoint, save_checkpoint
 
 SHIFT = 3  # image B is image A moved this many pixels to the right
 
@@ -37,8 +37,8 @@ def checkpoint(tmp_path):
 
 
 def test_true_matches_lie_closer_than_wrong_ones_and_set_eta(tmp_path, checkpoint):
-    model, meta = load_checkpoint(checkpoint)
-    assert model_eta(meta) == DEFAULT_ETA  # not calibrated yet
+    model = DescriptorModel.load(checkpoint)
+    assert model.eta == DEFAULT_ETA  # not calibrated yet
     right = true_match_distances(model, load_pairs(write_pairs(tmp_path, np.array([SHIFT, 0.0]))), tmp_path)
     wrong = true_match_distances(model, load_pairs(write_pairs(tmp_path, np.array([SHIFT + 12, -6.0]))), tmp_path)
     assert right.shape == (40,) and np.median(right) < 0.5 * np.median(wrong)
@@ -55,10 +55,10 @@ def test_ddr_calibrate_stores_eta_and_keeps_the_weights(tmp_path, checkpoint, ca
     assert checkpoint.read_bytes() == before and "heatmap eta" in capsys.readouterr().out
     assert cli_main.main(argv) == 0
     old, _ = load_checkpoint(tmp_path / "tiny.pt")
-    model, meta = load_checkpoint(checkpoint)
+    model = DescriptorModel.load(checkpoint)
     expected = calibrated_eta(true_match_distances(model, load_pairs(pairs), tmp_path))
-    assert model_eta(meta) == pytest.approx(expected, abs=1e-4)
-    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), model.state_dict().values()))
+    assert model.eta == pytest.approx(expected, abs=1e-4)
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), model.network.state_dict().values()))
     write_pairs(tmp_path, np.array([SHIFT, 0.0]), visible=False)
     assert cli_main.main(argv) == 2
     assert "no visible ground-truth" in capsys.readouterr().err
@@ -71,10 +71,10 @@ def test_ddr_calibrate_rotations_stores_the_ensemble_with_its_own_eta(tmp_path, 
     single = model_eta(load_checkpoint(checkpoint)[1])
     assert cli_main.main([*argv, "--rotations", "4"]) == 0
     assert "4 rotation(s)" in capsys.readouterr().out
-    model, meta = load_checkpoint(checkpoint)
-    assert model.config.rotations == 4 and meta["model"]["rotations"] == 4
+    model = DescriptorModel.load(checkpoint)
+    assert model.card.rotations == 4 and model.network.config.rotations == 4
     expected = calibrated_eta(true_match_distances(model, load_pairs(pairs), tmp_path))
-    assert model_eta(meta) == pytest.approx(expected, abs=1e-4) and abs(expected - single) > 1e-3
+    assert model.eta == pytest.approx(expected, abs=1e-4) and abs(expected - single) > 1e-3
 
 
 def test_a_bad_stored_eta_is_refused():

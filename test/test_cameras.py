@@ -1,6 +1,7 @@
 """Camera sources without ROS: frame checks, the simulated cell, RealSense recordings, Zivid, bags."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from dense_descriptor_ros.cameras.zivid import (
     load_settings,
 )
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.ros.conversions import intrinsics_to_camera_info, numpy_to_image
+from dense_descriptor_ros.messages import intrinsics_to_camera_info, numpy_to_image
 
 H, W = 48, 64
 K = Intrinsics(50.0, 51.0, 31.5, 23.5, W, H)
@@ -210,6 +211,22 @@ def test_realsense_reconnects_with_backoff_after_unplug(recording: Path) -> None
     now[0] = 3.0
     frames = play(camera)
     assert UnpluggablePipeline.starts == 3 and camera.failures == 0 and len(frames) >= 4
+
+
+def test_realsense_without_a_device_fails_at_once_and_backs_off() -> None:
+    """pipeline.start waits ~15 s for a missing device holding the GIL (the node froze, signals
+    were ignored): with no device connected a start attempt must fail in well under a second."""
+    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 missing: install requirements/cameras.txt")
+    if len(rs.context().query_devices()):
+        pytest.skip("a RealSense is connected here")
+    now = [0.0]
+    camera = RealSenseCamera(RealSenseConfig(serial_no="_0123456"), clock=lambda: now[0])
+    for attempt in (1, 2):
+        started = time.monotonic()
+        assert camera.poll(5) is None
+        assert time.monotonic() - started < 1.0
+        assert (camera.state, camera.failures, camera.last_error) == ("waiting", attempt, "no RealSense is connected")
+        now[0] += camera.config.backoff.delay(attempt)
 
 
 def test_realsense_missing_recording_is_a_clear_error(tmp_path: Path) -> None:

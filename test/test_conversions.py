@@ -8,7 +8,7 @@ import pytest
 from rosbags.typesys import Stores, get_typestore
 
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.ros.conversions import (
+from dense_descriptor_ros.messages import (
     CameraInfoError,
     ImageConversionError,
     camera_info_to_intrinsics,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dense_descriptor_ros.cli import export as export_cli
-from dense_descriptor_ros.export import (ExportError, export_model, load_exported, metadata_path,
+from dense_descriptor_ros.model.export import (ExportError, export_model, load_exported, metadata_path,
                                          read_export_metadata)
 from dense_descriptor_ros.model import autocast_context, load_checkpoint, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import CheckpointError, file_hash

@@ -17,8 +17,8 @@ from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, annotated_face_width, oriented_grasp
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
-from dense_descriptor_ros.grasping.surface import (PixelOutsideImageError, depth_in_metres, footprint_on_plane,
-                                                   robust_depth, surface_patch)
+from dense_descriptor_ros.geometry.camera import PixelOutsideImageError
+from dense_descriptor_ros.grasping.surface import depth_in_metres, footprint_on_plane, robust_depth, surface_patch
 from dense_descriptor_ros.grasping.workspace import RejectReason, WorkspaceBox
 
 CAMERA = Intrinsics(fx=300.0, fy=300.0, cx=63.5, cy=47.5, width=128, height=96)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from dense_descriptor_ros.grasping.heatmap import (Heatmap, fused_heatmap, keypoint_heatmaps,
                                                    object_heatmaps)
-from dense_descriptor_ros.grasping.keypoint_db import describe_pixels
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig
 
 
@@ -109,7 +109,7 @@ def test_clicked_pixel_of_a_model_finds_itself() -> None:
     torch.manual_seed(4)
     model = DescriptorNet(ModelConfig(width=8, descriptor_dim=16)).eval()
     image = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    descriptor = describe_pixels(model, image, np.array([[27.5, 35.5]]))
+    descriptor = DescriptorModel.of(model).describe_pixels(image, np.array([[27.5, 35.5]]))
     with torch.no_grad():
         grid = model(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255)
     pixel, confidence = fused_heatmap(grid, torch.from_numpy(descriptor), (48, 64)).best()

@@ -18,10 +18,9 @@ import torch
 from dense_descriptor_ros.cli import db as db_cli
 from dense_descriptor_ros.grasping.keypoint_db import (MIGRATIONS, SCHEMA_VERSION, EmptyDatabaseError,
                                                        KeypointDatabase, KeypointDatabaseError,
-                                                       ModelMismatchError, UnknownObjectError,
-                                                       describe_pixels)
-from dense_descriptor_ros.grasping.surface import PixelOutsideImageError
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+                                                       ModelMismatchError, UnknownObjectError)
+from dense_descriptor_ros.geometry.camera import PixelOutsideImageError
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
 
 D = 16
@@ -340,7 +339,7 @@ def test_import_refuses_corrupt_files_and_other_models(db: KeypointDatabase, tmp
         with pytest.raises(ValueError, match="lacks"):
             fresh.import_json(corrupt)
         corrupt.write_text("{")
-        with pytest.raises(ValueError, match="not JSON"):
+        with pytest.raises(ValueError, match="not valid JSON"):
             fresh.import_json(corrupt)
 
 
@@ -353,16 +352,16 @@ def test_reembed_recomputes_every_descriptor_from_the_stored_images(db: Keypoint
     old, new = tiny_model(0), tiny_model(1)
     image_a, image_b = random_image(0, (40, 48)), random_image(1, (40, 48))
     clicks = np.array([[3.0, 4.0], [40.0, 30.0]])
-    db.add_preferences("box", image_a, clicks, describe_pixels(old, image_a, clicks), HASH, "alice")
-    db.set_axis_keypoints("box", image_b, clicks, describe_pixels(old, image_b, clicks), HASH, "alice")
-    assert db.reembed(new, OTHER_HASH) == 4
+    db.add_preferences("box", image_a, clicks, DescriptorModel.of(old).describe_pixels(image_a, clicks), HASH, "alice")
+    db.set_axis_keypoints("box", image_b, clicks, DescriptorModel.of(old).describe_pixels(image_b, clicks), HASH, "alice")
+    assert db.reembed(DescriptorModel.of(new, OTHER_HASH)) == 4
     with pytest.raises(ModelMismatchError):
         db.preference_descriptors(HASH)
     np.testing.assert_allclose(db.preference_descriptors(OTHER_HASH)["box"].numpy(),
-                               describe_pixels(new, image_a, clicks), atol=1e-6)
+                               DescriptorModel.of(new).describe_pixels(image_a, clicks), atol=1e-6)
     np.testing.assert_allclose(db.axis_descriptors(OTHER_HASH, "box").numpy(),
-                               describe_pixels(new, image_b, clicks), atol=1e-6)
-    assert not np.allclose(describe_pixels(old, image_a, clicks), describe_pixels(new, image_a, clicks))
+                               DescriptorModel.of(new).describe_pixels(image_b, clicks), atol=1e-6)
+    assert not np.allclose(DescriptorModel.of(old).describe_pixels(image_a, clicks), DescriptorModel.of(new).describe_pixels(image_a, clicks))
 
 
 def run_cli(*argv: str) -> int:

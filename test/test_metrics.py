@@ -16,7 +16,7 @@ from dense_descriptor_ros.evaluation import (PCK_THRESHOLDS, Pair, PairsFormatEr
                                              evaluate_pairs, load_pairs, pck, pck_curve,
                                              pixel_errors, predict_pair, predict_pairs, save_pairs,
                                              summarize)
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig
 
 torch.set_num_threads(1)
 
@@ -202,7 +202,7 @@ def test_predict_pair_recovers_a_known_shift():
     image_a = full[:, :32, :40]  # 32 x 40
     image_b = full[:, dy:dy + 36, dx:dx + 50]  # different size: B pixel (u, v) = canvas (u + dx, v + dy)
     queries = np.array([[dx, dy], [39, 31], [20.0, 10.0], [12, 30]])
-    predictions, confidence = predict_pair(PixelCodeNet(), image_a, image_b, queries)
+    predictions, confidence = predict_pair(DescriptorModel.of(PixelCodeNet()), image_a, image_b, queries)
     np.testing.assert_array_equal(predictions, queries - [dx, dy])
     np.testing.assert_allclose(confidence, 1.0, atol=1e-6)
     assert predictions.shape == (4, 2) and confidence.shape == (4,)
@@ -215,7 +215,7 @@ def test_predict_pair_with_descriptor_net_on_identical_images(precision):
     image = torch.rand(3, 40, 48)
     # interior pixels: at the border bilinear upsampling repeats descriptors (ties)
     queries = np.random.default_rng(0).integers(4, 36, size=(50, 2)).astype(float)
-    predictions, confidence = predict_pair(model, image, image, queries, precision=precision)
+    predictions, confidence = predict_pair(DescriptorModel.of(model, precision=precision), image, image, queries)
     assert model.training  # a training loop's model is given back in training mode
     np.testing.assert_array_equal(predictions, queries)
     np.testing.assert_allclose(confidence, 1.0, atol=1e-5)
@@ -230,12 +230,12 @@ def test_predict_pair_with_descriptor_net_on_identical_images(precision):
 def test_predict_pair_rejects_bad_queries(queries, message):
     image = canvas()[:, :32, :40]
     with pytest.raises(ValueError, match=message):
-        predict_pair(PixelCodeNet(), image, image, queries)
+        predict_pair(DescriptorModel.of(PixelCodeNet()), image, image, queries)
 
 
 def test_predict_pair_rejects_bad_images():
     with pytest.raises(ValueError, match=r"image_b must be a \(3, H, W\)"):
-        predict_pair(PixelCodeNet(), canvas(), canvas()[None], np.zeros((1, 2)))
+        predict_pair(DescriptorModel.of(PixelCodeNet()), canvas(), canvas()[None], np.zeros((1, 2)))
 
 
 def _save(image: torch.Tensor, path) -> None:
@@ -253,7 +253,7 @@ def test_predict_and_evaluate_pairs_from_files(tmp_path):
     pairs = [Pair("a.png", "b.png", queries, targets=targets, visible=np.array([1, 1, 1, 0], bool),
                   extra={"meta": {"note": "kept"}}),
              Pair("a.png", "b.png", queries[:2])]  # no ground truth: matched but not scored
-    predicted = predict_pairs(PixelCodeNet(), pairs, tmp_path, progress=False)
+    predicted = predict_pairs(DescriptorModel.of(PixelCodeNet()), pairs, tmp_path, progress=False)
     np.testing.assert_array_equal(predicted[0].predictions, truth)
     assert predicted[0].extra == {"meta": {"note": "kept"}, "image_b_size": [40, 32]}
     assert predicted[1].predictions is not None and pairs[0].predictions is None
@@ -277,9 +277,9 @@ def test_predict_pairs_names_missing_and_corrupt_images(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     queries = np.array([[1.0, 1.0]])
     with pytest.raises(FileNotFoundError, match="missing.png"):
-        predict_pairs(PixelCodeNet(), [Pair("a.png", "missing.png", queries)], tmp_path, progress=False)
+        predict_pairs(DescriptorModel.of(PixelCodeNet()), [Pair("a.png", "missing.png", queries)], tmp_path, progress=False)
     with pytest.raises(DatasetError, match="broken.png"):
-        predict_pairs(PixelCodeNet(), [Pair("a.png", "broken.png", queries)], tmp_path, progress=False)
+        predict_pairs(DescriptorModel.of(PixelCodeNet()), [Pair("a.png", "broken.png", queries)], tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"pair 0 \(a.png -> a.png\).*outside image A"):
-        predict_pairs(PixelCodeNet(), [Pair("a.png", "a.png", np.array([[20.0, 1.0]]))], tmp_path,
+        predict_pairs(DescriptorModel.of(PixelCodeNet()), [Pair("a.png", "a.png", np.array([[20.0, 1.0]]))], tmp_path,
                       progress=False)

@@ -85,7 +85,7 @@ def test_corrupt_missing_and_foreign_checkpoints_give_clear_errors(tmp_path):
         load_checkpoint(corrupt)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(CheckpointError, match="not a dense_descriptor_ros checkpoint"):
+    with pytest.raises(CheckpointError, match="expected format"):
         load_checkpoint(foreign)
 
 

@@ -15,13 +15,13 @@ from dense_descriptor_ros.cli import sim_pick
 from dense_descriptor_ros.execution.backends import SimulatedCellBackend
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.grasping.pose import Pose
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, save_checkpoint
 from dense_descriptor_ros.model.checkpoint import update_metadata
-from dense_descriptor_ros.simulation import scene
-from dense_descriptor_ros.simulation.grippers import ParallelJawSpec, SimulatedGripper, open_cell
-from dense_descriptor_ros.simulation.objects import OBJECT_TYPES
-from dense_descriptor_ros.simulation.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
-from dense_descriptor_ros.simulation.reference import annotate_reference, box_faces, held_out_instance
+from dense_descriptor_ros.simulation.world import scene
+from dense_descriptor_ros.simulation.world.grippers import ParallelJawSpec, SimulatedGripper, open_cell
+from dense_descriptor_ros.simulation.world.objects import OBJECT_TYPES
+from dense_descriptor_ros.simulation.experiments.pick import SIM_EXECUTOR, PickConfig, PreferredRegion, execute_pick
+from dense_descriptor_ros.simulation.experiments.reference import annotate_reference, box_faces, held_out_instance
 
 TEA = held_out_instance("tea_box")  # half sizes 0.035 x 0.055 x 0.03 m
 FAST = PickConfig(replace(SIM_EXECUTOR, approach_distance=0.05, retreat_distance=0.1), hold_seconds=0.5,
@@ -198,7 +198,8 @@ def test_a_new_model_re_annotates_a_reference_made_with_an_old_one(tmp_path):
     for seed, model_hash in ((0, old), (1, new)):
         torch.manual_seed(seed)
         model = DescriptorNet(ModelConfig(width=8, descriptor_dim=16)).eval()
-        annotation = annotate_reference(model, model_hash, database, tmp_path / "ref", "tea_box", (48, 64))
+        annotation = annotate_reference(DescriptorModel.of(model, model_hash), database, tmp_path / "ref", "tea_box",
+                                        (48, 64))
         faces = [face.name for face in annotation.faces]
     with KeypointDatabase(database) as db:
         assert db.model_hashes() == {new}

@@ -13,9 +13,10 @@ from scipy import ndimage
 from dense_descriptor_ros.cli import sim as sim_cli
 from dense_descriptor_ros.data.rgbd import load_sequence, reproject_correspondences
 from dense_descriptor_ros.geometry.camera import backproject, project, transform_points
-from dense_descriptor_ros.simulation import datasets, scene
-from dense_descriptor_ros.simulation.cell import BinCell
-from dense_descriptor_ros.simulation.objects import OBJECT_TYPES, catalogue, sample_instances
+from dense_descriptor_ros.simulation.experiments import datasets
+from dense_descriptor_ros.simulation.world import scene
+from dense_descriptor_ros.simulation.world.cell import BinCell
+from dense_descriptor_ros.simulation.world.objects import OBJECT_TYPES, catalogue, sample_instances
 
 SIZE = datasets.Size(96, 128)
 

@@ -15,7 +15,8 @@ from dense_descriptor_ros.evaluation.matchers import load_matcher
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, save_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pair
 from dense_descriptor_ros.evaluation.xfeat_baseline import XFeatDescriptor
-from dense_descriptor_ros.model import DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.model import DescriptorModel, DescriptorNet, ModelConfig, save_checkpoint
+from dense_descriptor_ros.model.checkpoint import file_hash
 
 torch.set_num_threads(1)
 
@@ -81,7 +82,7 @@ def test_descriptors_are_not_constant_and_ignore_intensity_scale(xfeat):
 def test_shifted_photo_matches_within_two_pixels(xfeat):
     image_a, image_b = photo_pair()
     queries = grid_queries(*image_a.shape[-2:])
-    predictions, confidence = predict_pair(xfeat, image_a, image_b, queries)
+    predictions, confidence = predict_pair(DescriptorModel.of(xfeat), image_a, image_b, queries)
     assert len(queries) > 150
     assert_follows_shift(predictions, queries)
     assert np.median(confidence) > 0.8
@@ -108,15 +109,16 @@ def test_train_mode_keeps_pretrained_batch_norm_frozen(xfeat):
 
 
 def test_load_matcher_gives_xfeat_or_a_checkpoint(xfeat, tmp_path):
-    model, metadata = load_matcher("xfeat", "cpu")
-    assert isinstance(model, XFeatDescriptor) and not model.training
-    assert metadata["model"] == "xfeat" and metadata["version"]
+    model = load_matcher("xfeat", "cpu")
+    assert isinstance(model.network, XFeatDescriptor) and not model.network.training
+    assert model.card.metadata["model"] == "xfeat" and model.card.metadata["version"]
     images = torch.rand(1, 3, 64, 96)
-    torch.testing.assert_close(model(images), xfeat(images))
+    torch.testing.assert_close(model.describe_images(images), xfeat(images))
     tiny = DescriptorNet(ModelConfig(width=8, descriptor_dim=16))
     path = save_checkpoint(tmp_path / "tiny.pt", tiny)
-    model, _ = load_matcher(path, "cpu")
-    assert isinstance(model, DescriptorNet) and model.descriptor_dim == 16
+    model = load_matcher(path, "cpu", rotations=2)
+    assert isinstance(model.network, DescriptorNet) and model.descriptor_dim == 16 and model.card.rotations == 2
+    assert model.hash == file_hash(path)
 
 
 def test_ddr_match_accepts_model_xfeat(xfeat, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from dense_descriptor_ros.bags.frame_filter import (
     FrameFilter,
     Verdict,
 )
-from dense_descriptor_ros.ros.conversions import COLOUR_ENCODINGS, image_to_rgb
+from dense_descriptor_ros.messages import COLOUR_ENCODINGS, image_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +132,14 @@ def extract_images(bag: str | Path, out_dir: str | Path, topic: str | None = Non
 
     ``bag`` is a rosbag2 directory or its ``.db3`` / ``.mcap`` file; ``index`` is the frame's
     position in the topic. Frames that fail to deserialise or convert are counted and
-    skipped. Raises :class:`BagError` (with the partial summary) when the storage is corrupt;
-    PNGs written before that stay.
+    skipped. Raises :class:`BagError` (with the partial summary) when the storage is corrupt,
+    PNGs written before that staying, and when not one frame of the topic could be decoded.
     """
     bag, out_dir = Path(bag), Path(out_dir)
     if not bag.exists():
         raise FileNotFoundError(f"bag not found: {bag}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"output {out_dir} exists and is not a folder; give a folder for the PNGs")
     frame_filter = FrameFilter(min_change=min_change, min_sharpness=min_sharpness)
     reader = Reader(bag)
     try:
@@ -171,6 +173,9 @@ def extract_images(bag: str | Path, out_dir: str | Path, topic: str | None = Non
         except BagError as exc:
             raise BagError(f"{exc}; the {summary.kept} frames written to {out_dir} before it were kept",
                            summary) from exc.__cause__
+        if summary.failed == summary.frames:
+            raise BagError(f"none of the {summary.frames} messages of {summary.topic} in {bag} could be "
+                           "decoded as an image; nothing was written", summary)
         return summary
     finally:
         with contextlib.suppress(Exception):  # a corrupt database may also fail to close

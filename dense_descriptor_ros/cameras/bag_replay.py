@@ -15,7 +15,7 @@ from rosbags.typesys import get_typestore
 
 from dense_descriptor_ros.bags.extract import DEFAULT_TYPESTORE, TYPESTORES, BagError, _guarded
 from dense_descriptor_ros.cameras.frames import CameraFrame
-from dense_descriptor_ros.ros.conversions import (
+from dense_descriptor_ros.messages import (
     camera_info_to_intrinsics,
     check_aligned,
     depth_to_metres,

@@ -2,8 +2,11 @@
 
 :class:`RealSenseCamera` is polled (``poll``) rather than blocking, so a node's timer keeps the
 node responsive while the camera is unplugged: a lost device is restarted with exponential
-backoff. A recording (``playback_file``, a librealsense ``.db3``/``.bag``) replaces the device,
-which is how everything here runs without a camera. pyrealsense2 is imported lazily so this
+backoff. A start is only tried when the device is connected: ``pipeline.start`` waits about
+15 s for a missing device while holding the GIL, so neither the node's executor nor a worker
+thread nor a signal handler could run meanwhile; listing the devices takes a millisecond.
+A recording (``playback_file``, a librealsense ``.db3``/``.bag``) replaces the device, which is
+how everything here runs without a camera. pyrealsense2 is imported lazily so this
 module (and its parsing) loads without it; it needs Debian's libusb-1.0-0.
 """
 from __future__ import annotations
@@ -153,8 +156,18 @@ class RealSenseCamera:
         cfg.enable_stream(rs.stream.depth, d.width, d.height, rs.format.z16, d.fps)
         return cfg
 
+    def _require_device(self) -> None:
+        """RealSenseError at once unless the wanted device is connected."""
+        connected = [d.get_info(self.rs.camera_info.serial_number) for d in self.rs.context().query_devices()]
+        if not connected:
+            raise RealSenseError("no RealSense is connected")
+        if self.config.serial and self.config.serial not in connected:
+            raise RealSenseError(f"RealSense {self.config.serial} is not connected (connected: {', '.join(connected)})")
+
     def start(self) -> None:
         """Open the device or recording now; raises :class:`RealSenseError` when it cannot."""
+        if not self.config.playback_file:
+            self._require_device()
         pipeline = self._pipeline_factory()
         try:
             profile = pipeline.start(self._rs_config())

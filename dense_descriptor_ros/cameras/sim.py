@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dense_descriptor_ros.cameras.frames import CameraFrame, invalid_to_nan
-from dense_descriptor_ros.simulation import scene as scene_mod
-from dense_descriptor_ros.simulation.camera import orbit_pose
-from dense_descriptor_ros.simulation.cell import BinCell
-from dense_descriptor_ros.simulation.objects import catalogue, sample_instances
-from dense_descriptor_ros.simulation.scene import SceneSpec
+from dense_descriptor_ros.simulation.world import scene as scene_mod
+from dense_descriptor_ros.simulation.world.camera import orbit_pose
+from dense_descriptor_ros.simulation.world.cell import BinCell
+from dense_descriptor_ros.simulation.world.objects import catalogue, sample_instances
+from dense_descriptor_ros.simulation.world.scene import SceneSpec
 
 CAMERAS = ("overhead", "robot")
 BIN_CENTRE = np.array([0.0, 0.0, scene_mod.BIN_FLOOR_Z + 0.04])

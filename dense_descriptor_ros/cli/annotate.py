@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 
 def parse_click(text: str) -> tuple[float, float]:
@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from dense_descriptor_ros.annotation.web import AnnotationServer
 
     image = load_rgb(args.image)
-    model, _ = load_checkpoint(args.model)
-    session = AnnotationSession(image, args.db, model, file_hash(args.model), args.object, args.annotator,
+    session = AnnotationSession(image, args.db, DescriptorModel.load(args.model), args.object, args.annotator,
                                 image_path=str(args.image))
     if args.click:
         ids = session.add(args.click)

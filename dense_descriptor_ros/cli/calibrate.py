@@ -6,7 +6,6 @@ cross-scene-pairs --object-set train``), never on the test pairs a model is scor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -32,18 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dense_descriptor_ros.evaluation.calibration import calibrated_eta, true_match_distances
     from dense_descriptor_ros.evaluation.pairs import load_pairs
-    from dense_descriptor_ros.model.checkpoint import load_checkpoint, update_metadata
+    from dense_descriptor_ros.model.checkpoint import update_metadata
+    from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
-    model, _ = load_checkpoint(args.model)
-    if args.rotations is not None:
-        model.config = dataclasses.replace(model.config, rotations=args.rotations)
+    model = DescriptorModel.load(args.model, rotations=args.rotations)
     distances = true_match_distances(model, load_pairs(args.pairs), args.images)
     eta = calibrated_eta(distances)
     quartiles = np.percentile(distances, [25, 75])
-    print(f"heatmap eta {eta:.3f} ({model.config.rotations} rotation(s)): median descriptor distance "
+    print(f"heatmap eta {eta:.3f} ({model.card.rotations} rotation(s)): median descriptor distance "
           f"of {len(distances)} true matches (quartiles {quartiles[0]:.3f}-{quartiles[1]:.3f})")
     if not args.dry_run:
-        update_metadata(args.model, model=model.config.to_dict(), heatmap_eta=round(eta, 4),
+        update_metadata(args.model, model=model.network.config.to_dict(), heatmap_eta=round(eta, 4),
                         heatmap_eta_pairs=str(args.pairs))
         log.info("stored heatmap_eta in %s (its file hash changed: re-embed keypoint databases)", args.model)
     return 0

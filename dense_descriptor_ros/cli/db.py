@@ -5,8 +5,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
-from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
+from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase, KeypointDatabaseError
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +47,10 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     with KeypointDatabase(args.database, create=False) as db:
+        damaged = db.damaged_tables()
+        if damaged:
+            raise KeypointDatabaseError(f"{db.path} is damaged: {', '.join(damaged)}; restore it from a "
+                                        "`ddr db export` copy with `ddr db import`")
         records = db.records()
         models = sorted(db.model_hashes())
         print(f"{db.path}: schema version {db.schema_version}, model {', '.join(models) or '(none)'}")
@@ -82,8 +86,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_reembed(args: argparse.Namespace) -> int:
     with KeypointDatabase(args.database, create=False) as db:
-        model, _ = load_checkpoint(args.checkpoint, args.device)
-        model_hash = file_hash(args.checkpoint)
-        count = db.reembed(model, model_hash)
-    print(f"re-embedded {count} descriptors in {args.database} with model {model_hash}")
+        model = DescriptorModel.load(args.checkpoint, args.device)
+        count = db.reembed(model)
+    print(f"re-embedded {count} descriptors in {args.database} with model {model.hash}")
     return 0

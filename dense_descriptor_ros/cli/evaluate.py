@@ -63,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.predictions}: pairs {missing[:10]} have no 'predictions'; "
                              "run `ddr match` on it first")
         if args.model is not None:
-            model, _ = load_matcher(args.model, device, args.rotations)
+            model = load_matcher(args.model, device, args.rotations, args.precision)
     name = args.name or (args.model.stem if args.model else args.predictions.stem)
     metrics = write_report(pairs, args.images, args.out, name)
     if model is not None:
         images = [read_image(args.images, path) for pair in pairs[:PCA_PAIRS]
                   for path in (pair.image_a, pair.image_b)]
-        plot_descriptor_pca(model, images, args.out / "descriptor_pca.png", device)
+        plot_descriptor_pca(model, images, args.out / "descriptor_pca.png")
     print(f"{name}: {metrics['count']} queries  PCK@5 {metrics['pck@5']:.3f}  "
           f"PCK@10 {metrics['pck@10']:.3f}  AUC@50 {metrics['auc@50']:.3f}  "
           f"median {metrics['median']:.1f} px  -> {args.out}")

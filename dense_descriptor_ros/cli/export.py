@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from dense_descriptor_ros.cli.arguments import parse_size
-from dense_descriptor_ros.export import FORMATS, export_model, metadata_path
+from dense_descriptor_ros.model.export import FORMATS, export_model, metadata_path
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export", help="export a checkpoint to TorchScript or ONNX",
         description="Writes the network (fp32, input (B, 3, H, W) RGB in [0, 1], output stride-8 "
                     "unit descriptors) and OUT.json with its metadata. Load it with "
-                    "dense_descriptor_ros.export.load_exported.")
+                    "dense_descriptor_ros.model.export.load_exported.")
     parser.add_argument("--model", type=Path, required=True, help="checkpoint written by ddr train")
     parser.add_argument("--format", choices=FORMATS, required=True)
     parser.add_argument("--out", type=Path, required=True, help="exported model file")

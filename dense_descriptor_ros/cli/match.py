@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from dense_descriptor_ros.evaluation.matchers import XFEAT_SPEC, load_matcher
-from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, save_pairs
+from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs, require_file_target, save_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.model.descriptor_net import PRECISIONS, default_device
 from dense_descriptor_ros.model.rotations import ROTATIONS
 
@@ -33,16 +34,17 @@ def resolve_device(name: str | None) -> torch.device:
 
 def match_file(model_spec: str | Path, pairs_path: Path, image_dir: Path, out_path: Path,
                device: torch.device, precision: str,
-               rotations: int | None = None) -> tuple[list[Pair], torch.nn.Module]:
+               rotations: int | None = None) -> tuple[list[Pair], DescriptorModel]:
     """Load a model (checkpoint path or ``"xfeat"``) and a pairs file, predict every pair,
     write ``out_path``; ``rotations`` overrides a checkpoint's test-time rotation ensemble.
 
     The output is written only when every pair succeeded, so a bad input never leaves a
     half-written file.
     """
+    require_file_target(out_path)
     pairs = load_pairs(pairs_path)
-    model, _ = load_matcher(model_spec, device, rotations)
-    predicted = predict_pairs(model, pairs, image_dir, device=device, precision=precision)
+    model = load_matcher(model_spec, device, rotations, precision)
+    predicted = predict_pairs(model, pairs, image_dir)
     save_pairs(out_path, predicted)
     log.info("wrote predictions for %d pairs to %s", len(predicted), out_path)
     return predicted, model

@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from dense_descriptor_ros.cli.arguments import parse_size
-from dense_descriptor_ros.data.images import find_images, verified_images
+from dense_descriptor_ros.data.images import find_images, readable_images
 from dense_descriptor_ros.evaluation.pairs import load_pairs
 from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
-
-log = logging.getLogger(__name__)
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
     out_dir = args.out.resolve()
     candidates = [p for p in find_images(args.images) if not p.resolve().is_relative_to(out_dir)]
-    sources, rejected = verified_images(candidates)
-    for path, reason in rejected:
-        log.warning("skipping unreadable image %s: %s", path, reason)
-    if not sources:
-        raise ValueError(f"no readable images in {args.images}")
+    sources = readable_images(candidates, args.images)
     path = make_homography_pairs(sources, args.out, args.pairs_per_image, args.queries,
                                  args.size, args.seed)
     print(f"wrote {len(load_pairs(path))} pairs from {len(sources)} images to {path}")

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_dataset(args: argparse.Namespace) -> int:
-    from ..simulation import datasets  # imported here: it picks the OpenGL backend and loads MuJoCo
+    from ..simulation.experiments import datasets  # imported here: it picks the OpenGL backend and loads MuJoCo
 
     count = DEFAULT_COUNTS[args.kind] if args.count is None else args.count
     if count < 1:

@@ -1,28 +1,18 @@
 """``ddr sim annotate-reference`` and ``ddr sim pick``: closed-loop picking in the simulated cell.
 
 ``annotate-reference`` plays the operator once (every face of a box, see
-``simulation.reference``); ``pick`` runs N trials on fresh random heaps, prints the success
+``simulation.experiments.reference``); ``pick`` runs N trials on fresh random heaps, prints the success
 table and writes ``results.json`` plus overlay PNGs of the first trials.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-from tqdm import tqdm
 
 from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.evaluation.report import markdown_table
 from dense_descriptor_ros.grasping.appearance import AppearanceCheck
-from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
-
-GRIPPERS = ("suction", "parallel")
-DEFAULT_OBJECT = {"suction": "tea_box", "parallel": "toothpaste_box"}
-# summary keys written by --compare-oracle -> their table columns
-ORACLE_COLUMNS = {"oracle_target_success_rate": "oracle target success",
-                  "target_success_where_oracle_picks": "target success where the oracle picks",
-                  "preference_hit_where_oracle_picks": "preference hit where the oracle picks"}
+from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
 
 
 def _sim_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -46,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ref.set_defaults(func=run_annotate_reference)
 
     pick = commands.add_parser("pick", help="closed-loop picking trials on random heaps")
-    pick.add_argument("--gripper", required=True, choices=GRIPPERS)
+    pick.add_argument("--gripper", required=True, choices=GRIPPER_KINDS)
     pick.add_argument("--trials", type=int, default=20)
     pick.add_argument("--model", type=Path, default=None, help="model checkpoint (.pt); not with --oracle")
     pick.add_argument("--annotations", required=True, type=Path,
@@ -65,15 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pick.add_argument("--compare-oracle", action="store_true",
                       help="also pick every heap from the ground truth: reports the target success on "
                            "heaps where the true annotated spot can be picked (twice the execution time)")
+    pick.add_argument("--through-ros", action="store_true",
+                      help="run every grasp through the node processes of sim_cell.launch.py's graph (cell, "
+                           "descriptor, planner and executor nodes over ROS); the same heaps and judging")
     pick.set_defaults(func=run_pick)
 
 
 def run_annotate_reference(args: argparse.Namespace) -> int:
-    from dense_descriptor_ros.simulation.reference import annotate_reference
+    from dense_descriptor_ros.model.descriptor_model import DescriptorModel
+    from dense_descriptor_ros.simulation.experiments.reference import annotate_reference
 
-    model, _ = load_checkpoint(args.model)
     database = args.db or args.out / "keypoints.sqlite"
-    annotation = annotate_reference(model, file_hash(args.model), database, args.out, args.object, args.size,
+    annotation = annotate_reference(DescriptorModel.load(args.model), database, args.out, args.object, args.size,
                                     args.seed)
     print(f"annotated {len(annotation.faces)} faces of {annotation.object_type} in {database}; "
           f"reference: {args.out / 'reference.json'}")
@@ -87,62 +80,23 @@ def run_pick(args: argparse.Namespace) -> int:
         raise ValueError("pass --model for perception-driven trials, or --oracle without a model")
     if args.oracle and args.compare_oracle:
         raise ValueError("--compare-oracle compares perception with the oracle: pass --model, not --oracle")
+    if args.through_ros and (args.oracle or args.compare_oracle):
+        raise ValueError("--through-ros runs the perception graph: not with --oracle or --compare-oracle")
+    from dense_descriptor_ros.simulation.experiments.pick_trials import run_trials, save_results, summary_row
+
     appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
-    summary = pick_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
-                          args.seed, args.overlays, appearance, args.compare_oracle)
+    if args.through_ros:
+        from dense_descriptor_ros.ros.sim_trials import run_trials_through_ros
+        from dense_descriptor_ros.simulation.experiments.reference import ReferenceAnnotation
+
+        results = run_trials_through_ros(args.annotations, args.gripper, args.model, args.out, args.trials,
+                                         args.seed, args.size, appearance)
+        summary = save_results(args.out, results, args.gripper, ReferenceAnnotation.load(args.annotations),
+                               args.model, args.size, args.seed, appearance, through_ros=True)
+    else:
+        summary = run_trials(args.annotations, args.gripper, args.model, args.out, args.trials, args.size,
+                             args.seed, args.overlays, appearance, args.compare_oracle)
     row = summary_row(summary)
     print(markdown_table([row], list(row)))
     print(f"results: {args.out / 'results.json'}")
     return 0
-
-
-def pick_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
-                size: tuple[int, int], seed: int, overlays: int,
-                appearance: AppearanceCheck = AppearanceCheck(), compare_oracle: bool = False) -> dict:
-    """Run ``trials`` picks (oracle grasps when ``model_path`` is None) with the colour check
-    ``appearance`` (and, with ``compare_oracle``, an oracle pick of every heap); writes
-    results.json and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
-    from dataclasses import asdict
-
-    import numpy as np
-    from PIL import Image
-
-    from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, model_eta
-    from dense_descriptor_ros.simulation.pick_trials import PickTrials, summarise
-    from dense_descriptor_ros.simulation.reference import ReferenceAnnotation
-
-    reference = ReferenceAnnotation.load(annotations)
-    oracle = model_path is None
-    model = model_hash = None
-    eta = DEFAULT_ETA
-    if not oracle:
-        model, meta = load_checkpoint(model_path)
-        model_hash, eta = file_hash(model_path), model_eta(meta)
-    runner = PickTrials(reference, gripper, model, model_hash, size, seed, oracle, eta=eta, appearance=appearance,
-                        compare_oracle=compare_oracle)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for index in tqdm(range(trials), desc=f"{gripper} picks", unit="trial"):
-        result, overlay = runner.run(index)
-        results.append(result)
-        if index < overlays:
-            Image.fromarray(np.ascontiguousarray(overlay)).save(out / f"overlay_{index:03d}.png")
-    summary = {"format": "ddr-sim-pick", "version": 1, "gripper": gripper,
-               "object_type": reference.object_type, "oracle": oracle,
-               "model": None if oracle else str(model_path), "model_hash": model_hash, "eta": eta,
-               "appearance": None if oracle else asdict(appearance), "size": list(size), "seed": seed,
-               **summarise(results),
-               "results": [r.to_dict() for r in results]}
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
-    return summary
-
-
-def summary_row(summary: dict) -> dict:
-    """One table row: rates and the median time of every stage."""
-    return {"gripper": summary["gripper"], "object": summary["object_type"],
-            "mode": "oracle" if summary["oracle"] else "model", "trials": summary["trials"],
-            "grasp": summary["grasp_rate"], "success": summary["success_rate"],
-            "target success": summary["target_success_rate"],
-            "preference hit": summary["preference_hit_rate"],
-            **{name: summary[key] for key, name in ORACLE_COLUMNS.items() if key in summary},
-            **{f"{stage} ms": value for stage, value in summary["timings_ms"].items()}}

@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--randomise-background", action="store_true", default=None,
                    help="geometric: repaint every non-object pixel anew in each frame (needs frame masks)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_state.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUT that holds an earlier one, replacing its "
+                        "checkpoints and log (refused without this)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig.for_method(args.method or "identical-view", **overrides)
     if not config.data:
         raise ValueError("no training data: pass --data or set data in --config")
-    result = train(config, resume=args.resume)
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out, --overwrite replaces it: give one")
+    result = train(config, resume=args.resume, overwrite=args.overwrite)
     best = max(result.history, key=lambda r: r["val_auc50"]) if result.history else None
     if best:
         print(f"best epoch {best['epoch']}: val AUC@50 {best['val_auc50']:.3f}, "

@@ -3,10 +3,19 @@
 Images may come in any order and any size; each is resized to cover the training size and
 centre-cropped so its aspect ratio is kept. Files that cannot be decoded are reported once
 and skipped, so one bad frame never stops a training run.
+
+Training and evaluation open image files through :func:`open_image`, which refuses an image
+larger than ``MAX_IMAGE_PIXELS`` from its header, before anything is decoded. Colour readers
+also refuse single-channel images of more than 8 bits (16-bit PNGs, 32-bit TIFFs): such a file
+in an image folder is almost always depth or infrared, and reading it as colour would clip it
+to white.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +27,12 @@ from torch.utils.data import Dataset
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
+# 4096 x 4096: above every camera this stack drives (RealSense 1920x1080, Zivid 2+ 2448x2048) and
+# 4K frames; full-resolution 64-d descriptors of one such image already take 4 GiB.
+MAX_SIDE = 4096
+MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+# Pillow modes of single-channel images with more than 8 bits per pixel (depth, infrared).
+WIDE_GREY_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 
 
 class DatasetError(RuntimeError):
@@ -32,13 +47,48 @@ def find_images(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Decode an image file to ``(H, W, 3)`` uint8 RGB; raises DatasetError on bad files."""
+@contextlib.contextmanager
+def open_image(path: str | Path, what: str = "image") -> Iterator[Image.Image]:
+    """The opened, not yet decoded image file; DatasetError naming ``path`` for a file that is
+    missing, too large or fails to decode in the ``with`` block."""
+    too_large = (f"{what} {path} is larger than the {MAX_IMAGE_PIXELS} pixels ({MAX_SIDE}x{MAX_SIDE}) "
+                 "this package reads; downscale it first")
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read image {path}: {exc}") from exc
+        with warnings.catch_warnings():  # Pillow's bomb warning: the check below says more
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise DatasetError(f"{too_large} (it is {img.width}x{img.height})")
+            yield img
+    except Image.DecompressionBombError as exc:  # beyond Pillow's own limit, refused while opening
+        raise DatasetError(f"{too_large} ({exc})") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DatasetError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def _require_colour(img: Image.Image, path: str | Path) -> None:
+    if img.mode in WIDE_GREY_MODES:
+        raise DatasetError(f"{path} is a single-channel image of more than 8 bits (mode {img.mode}), "
+                           "most likely depth or infrared: not read as colour; convert it to "
+                           "8-bit if it is a photo")
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Decode a colour (or 8-bit grey) image file to ``(H, W, 3)`` uint8 RGB; raises DatasetError
+    on bad, oversized and depth-like files. 16-bit colour is reduced to its high byte."""
+    with open_image(path) as img:
+        _require_colour(img, path)
+        return np.asarray(img.convert("RGB"))
+
+
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    """``image`` if it is RGB ``(H, W, 3)`` uint8, else a clear error."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3) and dtype uint8, "
+                         f"got shape {image.shape} and dtype {image.dtype}")
+    return image
 
 
 def to_tensor(rgb: np.ndarray) -> Tensor:
@@ -57,17 +107,23 @@ def resize_cover(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img)[top:top + h, left:left + w]
 
 
-def verified_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Split ``paths`` into decodable images and ``(path, reason)`` for the bad ones."""
-    good, bad = [], []
+def readable_images(paths: list[Path], root: str | Path) -> list[Path]:
+    """The colour images of ``paths`` (found under ``root``) whose files check out; each other
+    file is reported and left out, so one bad file never stops a run. Raises DatasetError when
+    none is left."""
+    good = []
     for path in paths:
         try:
-            with Image.open(path) as img:
+            with open_image(path) as img:
+                _require_colour(img, path)
                 img.verify()
             good.append(path)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            bad.append((path, str(exc) or type(exc).__name__))
-    return good, bad
+        except DatasetError as exc:
+            log.warning("left out: %s", exc)
+    if not good:
+        raise DatasetError(f"no readable images in {root} ({len(paths)} rejected, "
+                           f"suffixes {sorted(IMAGE_SUFFIXES)})")
+    return good
 
 
 def random_crop(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -90,19 +146,15 @@ class UnorderedImageDataset(Dataset):
 
     def __init__(self, root: str | Path, size: tuple[int, int], paths: list[Path] | None = None,
                  fit: str = "resize") -> None:
+        """``paths``: images under ``root`` already checked by :func:`readable_images` (default:
+        every readable image under ``root``)."""
         if fit not in ("resize", "crop"):
             raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
         self.root = Path(root)
         self.size = size
         self.fit = fit
         self.rng = np.random.default_rng()
-        candidates = paths if paths is not None else find_images(self.root)
-        self.paths, self.rejected = verified_images(candidates)
-        for path, reason in self.rejected:
-            log.warning("skipping unreadable image %s: %s", path, reason)
-        if not self.paths:
-            raise DatasetError(f"no readable images in {self.root} "
-                               f"({len(self.rejected)} rejected, suffixes {sorted(IMAGE_SUFFIXES)})")
+        self.paths = paths if paths is not None else readable_images(find_images(self.root), self.root)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -118,5 +170,5 @@ class UnorderedImageDataset(Dataset):
                           else resize_cover(rgb, self.size))
                 return to_tensor(fitted)
             except DatasetError as exc:
-                log.warning("skipping %s", exc)
+                log.warning("left out: %s", exc)
         raise DatasetError(f"no image in {self.root} could be decoded")

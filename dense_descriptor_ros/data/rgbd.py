@@ -32,7 +32,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from dense_descriptor_ros.data.images import DatasetError, read_rgb, to_tensor
+from dense_descriptor_ros.data.documents import DocumentError, read_document
+from dense_descriptor_ros.data.images import DatasetError, open_image, read_rgb, to_tensor
 from dense_descriptor_ros.geometry.camera import (Intrinsics, backproject, move_with_objects, project,
                                                   transform_points)
 from dense_descriptor_ros.geometry.normals import normals_at, seen_on_same_surface
@@ -42,7 +43,9 @@ SEQUENCE_VERSION = 1
 
 
 @dataclass
-class Frame:
+class SequenceEntry:
+    """One frame of a sequence as ``sequence.json`` lists it: file paths and poses, not pixels."""
+
     rgb: Path
     depth: Path
     pose: np.ndarray  # (4, 4) T_world_camera
@@ -68,18 +71,15 @@ class RGBDSequence:
     root: Path
     intrinsics: Intrinsics
     depth_scale: float
-    frames: list[Frame]
+    frames: list[SequenceEntry]
 
     def load_rgb(self, index: int) -> np.ndarray:
         return read_rgb(self.frames[index].rgb)
 
     def load_depth(self, index: int) -> np.ndarray:
         """Depth in metres ``(H, W)`` float32; invalid pixels are NaN."""
-        path = self.frames[index].depth
-        try:
-            raw = np.asarray(Image.open(path)).astype(np.float32)
-        except OSError as exc:
-            raise DatasetError(f"cannot read depth image {path}: {exc}") from exc
+        with open_image(self.frames[index].depth, "depth image") as img:
+            raw = np.asarray(img).astype(np.float32)
         depth = raw * self.depth_scale
         depth[raw <= 0] = np.nan
         return depth
@@ -94,10 +94,8 @@ class RGBDSequence:
         path = self.frames[index].mask
         if path is None:
             raise DatasetError(f"{self.root}: frame {index} has no mask; {purpose} needs one")
-        try:
-            return np.asarray(Image.open(path)).astype(np.int64)
-        except OSError as exc:
-            raise DatasetError(f"cannot read mask image {path}: {exc}") from exc
+        with open_image(path, "mask image") as img:
+            return np.asarray(img).astype(np.int64)
 
     def load_foreground(self, index: int) -> np.ndarray:
         """``(H, W)`` bool: the pixels of objects (non-zero ids in the frame's mask)."""
@@ -132,15 +130,12 @@ def load_sequence(root: str | Path) -> RGBDSequence:
     """Read and validate ``root/sequence.json``."""
     root = Path(root)
     meta_path = root / "sequence.json"
+    if not meta_path.is_file():
+        raise DatasetError(f"not an RGB-D sequence (no sequence.json): {root}")
     try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError as exc:
-        raise DatasetError(f"not an RGB-D sequence (no sequence.json): {root}") from exc
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if meta.get("format") != SEQUENCE_FORMAT or meta.get("version") != SEQUENCE_VERSION:
-        raise DatasetError(f"{meta_path}: expected format {SEQUENCE_FORMAT!r} version "
-                           f"{SEQUENCE_VERSION}, got {meta.get('format')!r} {meta.get('version')!r}")
+        meta = read_document(meta_path, SEQUENCE_FORMAT, SEQUENCE_VERSION)
+    except DocumentError as exc:
+        raise DatasetError(str(exc)) from exc
     try:
         intrinsics = Intrinsics(**meta["intrinsics"])
         frames = [_frame(root, f) for f in meta["frames"]]
@@ -155,9 +150,9 @@ def load_sequence(root: str | Path) -> RGBDSequence:
     return RGBDSequence(root, intrinsics, float(meta.get("depth_scale", 0.001)), frames)
 
 
-def _frame(root: Path, entry: dict) -> Frame:
+def _frame(root: Path, entry: dict) -> SequenceEntry:
     poses = entry.get("object_poses")
-    return Frame(root / entry["rgb"], root / entry["depth"], np.asarray(entry["T_world_camera"], float),
+    return SequenceEntry(root / entry["rgb"], root / entry["depth"], np.asarray(entry["T_world_camera"], float),
                  root / entry["mask"] if entry.get("mask") else None,
                  Intrinsics(**entry["intrinsics"]) if "intrinsics" in entry else None,
                  None if poses is None else {int(k): np.asarray(v, float) for k, v in poses.items()})

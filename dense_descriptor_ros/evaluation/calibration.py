@@ -12,15 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from dense_descriptor_ros.data.images import read_rgb
 from dense_descriptor_ros.evaluation.pairs import Pair
-from dense_descriptor_ros.grasping.keypoint_db import describe_pixels
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 
-def true_match_distances(model: torch.nn.Module, pairs: list[Pair], images: Path) -> np.ndarray:
+def true_match_distances(model: DescriptorModel, pairs: list[Pair], images: Path) -> np.ndarray:
     """Descriptor distances ``(M,)`` between every visible query and its true target, sampled
     on the stride-8 grid as the heatmaps are."""
     distances = []
@@ -30,8 +29,8 @@ def true_match_distances(model: torch.nn.Module, pairs: list[Pair], images: Path
         seen = pair.visible & np.isfinite(pair.targets).all(axis=1)
         if not seen.any():
             continue
-        a = describe_pixels(model, read_rgb(Path(images) / pair.image_a), pair.queries[seen])
-        b = describe_pixels(model, read_rgb(Path(images) / pair.image_b), pair.targets[seen])
+        a = model.describe_pixels(read_rgb(Path(images) / pair.image_a), pair.queries[seen])
+        b = model.describe_pixels(read_rgb(Path(images) / pair.image_b), pair.targets[seen])
         distances.append(np.linalg.norm(a - b, axis=1))
     if not distances:
         raise ValueError("no visible ground-truth correspondence in the pairs: cannot calibrate eta")

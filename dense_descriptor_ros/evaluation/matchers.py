@@ -5,17 +5,19 @@ import dataclasses
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from dense_descriptor_ros.evaluation.xfeat_baseline import XFeatDescriptor
 from dense_descriptor_ros.model import load_checkpoint
+from dense_descriptor_ros.model.checkpoint import file_hash
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel, model_eta
+from dense_descriptor_ros.model.rotations import check_rotations
 
 XFEAT_SPEC = "xfeat"
 
 
-def load_matcher(spec: str | Path, device: torch.device | str,
-                 rotations: int | None = None) -> tuple[nn.Module, dict]:
-    """``(descriptor model on device in eval mode, its metadata)`` for ``spec``.
+def load_matcher(spec: str | Path, device: torch.device | str, rotations: int | None = None,
+                 precision: str = "fp32") -> DescriptorModel:
+    """The model ``spec`` names, on ``device`` at ``precision``, as it is evaluated.
 
     ``"xfeat"`` is the pretrained XFeat baseline (needs requirements/xfeat.txt); anything else
     is the path of a checkpoint written by ``ddr train``. ``rotations`` overrides a checkpoint's
@@ -24,9 +26,9 @@ def load_matcher(spec: str | Path, device: torch.device | str,
     if str(spec) == XFEAT_SPEC:
         if rotations is not None:
             raise ValueError("--rotations applies to trained checkpoints, not to the XFeat baseline")
-        model = XFeatDescriptor()
-        return model.to(device).eval(), dict(model.metadata)
-    model, metadata = load_checkpoint(spec, device)
+        network = XFeatDescriptor().to(device).eval()
+        return DescriptorModel.of(network, "xfeat", precision=precision, metadata=dict(network.metadata))
+    network, metadata = load_checkpoint(spec, device)
     if rotations is not None:
-        model.config = dataclasses.replace(model.config, rotations=rotations)
-    return model, metadata
+        network.config = dataclasses.replace(network.config, rotations=check_rotations(rotations))
+    return DescriptorModel.of(network, file_hash(spec), model_eta(metadata), precision, metadata)

@@ -1,6 +1,6 @@
 """The pairs file of ``ddr match`` / ``ddr evaluate``: read, validate, write.
 
-Layout (paths relative to an images directory)::
+Layout (paths relative to an images directory, never absolute nor leaving it with ``..``)::
 
     {"pairs": [{"image_a": "a.png", "image_b": "b.png", "queries": [[x, y], ...],
                 "targets": [[x, y] | null, ...], "visible": [true, ...], "meta": {...},
@@ -17,7 +17,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,10 @@ def pair_from_dict(data: Any, where: str = "pair") -> Pair:
     for key in ("image_a", "image_b"):
         if not isinstance(data[key], str) or not data[key]:
             raise PairsFormatError(f"{where}: {key!r} must be a non-empty relative path string")
+        image = PurePath(data[key])
+        if image.is_absolute() or ".." in image.parts:
+            raise PairsFormatError(f"{where}: {key!r} must be a path inside the images folder, "
+                                   f"relative and without '..', got {data[key]!r}")
     queries = _points(data["queries"], "queries", where)
     if len(queries) == 0:
         raise PairsFormatError(f"{where}: 'queries' is empty; a pair needs at least one query")
@@ -168,9 +172,18 @@ def load_pairs(path: str | Path) -> list[Pair]:
     return [pair_from_dict(item, f"{path}: pair {i}") for i, item in enumerate(document["pairs"])]
 
 
+def require_file_target(path: str | Path) -> None:
+    """Refuse an output path that is a folder, before any work is done for it."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give the pairs file to write, "
+                                f"e.g. {Path(path) / 'pairs.json'}")
+
+
 def save_pairs(path: str | Path, pairs: list[Pair]) -> None:
-    """Validate and write pairs atomically (temp file + rename), creating parent folders."""
+    """Validate and write pairs atomically (temp file + rename), creating parent folders; a
+    failed write leaves neither a partial file nor the temp file."""
     path = Path(path)
+    require_file_target(path)
     items = [pair_to_dict(p) for p in pairs]
     for i, item in enumerate(items):
         pair_from_dict(item, f"pair {i} to be written to {path}")
@@ -178,5 +191,8 @@ def save_pairs(path: str | Path, pairs: list[Pair]) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     # one pair per line: compact for thousands of points, still readable and diff-friendly
     lines = ",\n".join(" " + json.dumps(item, allow_nan=False) for item in items)
-    tmp.write_text('{"pairs": [\n' + lines + "\n]}\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text('{"pairs": [\n' + lines + "\n]}\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

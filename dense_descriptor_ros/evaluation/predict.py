@@ -6,21 +6,19 @@ prediction, so the result is a pixel of B with no soft-argmax bias.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm import tqdm
 
 from dense_descriptor_ros.data.images import read_rgb, to_tensor
 from dense_descriptor_ros.evaluation.metrics import pixel_errors, summarize
 from dense_descriptor_ros.evaluation.pairs import Pair
 from dense_descriptor_ros.matching import hard_match, sample_descriptors
-from dense_descriptor_ros.model import autocast_context
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 # Queries matched per similarity product: bounds memory to CHUNK x H x W floats.
 QUERY_CHUNK = 256
@@ -46,36 +44,22 @@ def _check_queries(queries: np.ndarray, image_size: tuple[int, int]) -> np.ndarr
     return queries
 
 
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode and give back its previous mode, so per-epoch validation
-    inside a training loop leaves the model training."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
 @torch.no_grad()
-def predict_pair(model: nn.Module, image_a: Tensor, image_b: Tensor, queries: np.ndarray,
-                 device: torch.device | str = "cpu",
-                 precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
-    """Best match in B for every query pixel of A.
+def predict_pair(model: DescriptorModel, image_a: Tensor, image_b: Tensor,
+                 queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best match in B for every query pixel of A, at full resolution.
 
     image_a ``(3, H, W)``, image_b ``(3, H', W')`` RGB in [0, 1]; queries ``(N, 2)`` pixels of A.
-    ``model`` must already be on ``device``; it runs in eval mode and keeps its own mode after.
+    A model in training keeps its mode after (``DescriptorModel.describe_images``).
     Returns ``(predictions (N, 2) pixels of B, confidence (N,) cosine similarity of the match)``.
     """
     _check_image(image_a, "image_a")
     _check_image(image_b, "image_b")
     queries = _check_queries(queries, tuple(image_a.shape[-2:]))
-    with eval_mode(model), autocast_context(device, precision):
-        desc_a = model(image_a.unsqueeze(0).to(device), upsample=True).float()
-        desc_b = model(image_b.unsqueeze(0).to(device), upsample=True).float()
+    desc_a = model.describe_images(image_a.unsqueeze(0), upsample=True)
+    desc_b = model.describe_images(image_b.unsqueeze(0), upsample=True)
     # at full resolution grid coordinates are pixel coordinates
-    xy = torch.as_tensor(queries, dtype=torch.float32, device=device).unsqueeze(0)
+    xy = torch.as_tensor(queries, dtype=torch.float32, device=desc_a.device).unsqueeze(0)
     query_desc = sample_descriptors(desc_a, xy)  # (1, N, D)
     locations, scores = [], []
     for start in range(0, query_desc.shape[1], QUERY_CHUNK):
@@ -92,9 +76,8 @@ def read_image(image_dir: str | Path, relative: str) -> Tensor:
     return to_tensor(read_rgb(Path(image_dir) / relative))
 
 
-def predict_pairs(model: nn.Module, pairs: list[Pair], image_dir: str | Path,
-                  device: torch.device | str = "cpu", progress: bool = True,
-                  precision: str = "fp32") -> list[Pair]:
+def predict_pairs(model: DescriptorModel, pairs: list[Pair], image_dir: str | Path,
+                  progress: bool = True) -> list[Pair]:
     """Copies of ``pairs`` with ``predictions`` and ``confidence`` filled in.
 
     Every image is checked to exist before matching starts. Each pair also gets
@@ -111,8 +94,7 @@ def predict_pairs(model: nn.Module, pairs: list[Pair], image_dir: str | Path,
         image_a = read_image(image_dir, pair.image_a)
         image_b = read_image(image_dir, pair.image_b)
         try:
-            predictions, confidence = predict_pair(model, image_a, image_b, pair.queries,
-                                                   device=device, precision=precision)
+            predictions, confidence = predict_pair(model, image_a, image_b, pair.queries)
         except ValueError as exc:
             raise ValueError(f"pair {index} ({pair.image_a} -> {pair.image_b}): {exc}") from exc
         extra = {**pair.extra, "image_b_size": [int(image_b.shape[2]), int(image_b.shape[1])]}

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from torch import Tensor, nn
+from torch import Tensor
 
 from dense_descriptor_ros.evaluation.metrics import PCK_THRESHOLDS, pck_curve
 from dense_descriptor_ros.evaluation.pairs import Pair
-from dense_descriptor_ros.evaluation.predict import eval_mode, pair_errors, read_image
+from dense_descriptor_ros.evaluation.predict import pair_errors, read_image
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 CORRECT_PX = 10.0  # match lines at or under this error are drawn green
 PCA_FIT_PIXELS = 20000  # pixels the descriptor PCA is fitted on (all pixels are projected)
@@ -132,14 +133,11 @@ def pca_rgb(descriptors: list[Tensor]) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def plot_descriptor_pca(model: nn.Module, images: list[Tensor], path: str | Path,
-                        device: torch.device | str = "cpu") -> Path:
+def plot_descriptor_pca(model: DescriptorModel, images: list[Tensor], path: str | Path) -> Path:
     """Images ``(3, H, W)`` next to their full-resolution descriptors as PCA colours."""
     if not images:
         raise ValueError("no images to draw descriptors for")
-    with eval_mode(model):
-        descriptors = [model(image.unsqueeze(0).to(device), upsample=True)[0].float().cpu()
-                       for image in images]
+    descriptors = [model.describe_images(image.unsqueeze(0), upsample=True)[0].cpu() for image in images]
     colours = pca_rgb(descriptors)
     figure = _figure(6, 2.6 * len(images))
     for row, (image, colour) in enumerate(zip(images, colours)):

@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter, map_keypoints
-from dense_descriptor_ros.data.images import read_rgb, resize_cover, to_tensor
+from dense_descriptor_ros.data.images import DatasetError, read_rgb, resize_cover, to_tensor
 from dense_descriptor_ros.evaluation.pairs import Pair, save_pairs
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def make_homography_pairs(image_paths: list[Path], out_dir: Path, pairs_per_imag
     Every source is resized to cover ``size = (h, w)`` and centre-cropped (``None`` keeps its
     size) to give A; ``pairs_per_image`` augmented copies give the B images. Each pair's
     ``meta`` records the source file and the A -> B homography. ``config`` defaults to
-    :meth:`AugmentationConfig.synthetic` (every augmentation on). Returns the pairs.json path.
+    :meth:`AugmentationConfig.synthetic` (every augmentation on). A source that cannot be
+    decoded is reported and left out. Returns the pairs.json path.
     """
     if not image_paths:
         raise ValueError("no source images given for synthetic pairs")
@@ -79,7 +80,11 @@ def make_homography_pairs(image_paths: list[Path], out_dir: Path, pairs_per_imag
     augmenter = Augmenter(config or AugmentationConfig.synthetic(), generator=generator)
     pairs: list[Pair] = []
     for index, source in enumerate(tqdm(image_paths, desc="synthetic pairs", unit="image")):
-        rgb = read_rgb(source)
+        try:
+            rgb = read_rgb(source)
+        except DatasetError as exc:  # passed the header check, but its data is cut short
+            log.warning("left out: %s", exc)
+            continue
         image_a = to_tensor(resize_cover(rgb, size) if size is not None else rgb)
         height, width = image_a.shape[-2:]
         stem = f"{index:04d}_{Path(source).stem}"

@@ -26,6 +26,7 @@ import numpy as np
 from dense_descriptor_ros.execution.backends import (BackendTimeout, GripperBackend, GripperError,
                                                      MotionBackend, MotionExecutionError, PlanningError,
                                                      VacuumBackend)
+from dense_descriptor_ros.grasping.gripper import PARALLEL_JAW
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.workspace import WorkspaceBox
 
@@ -56,15 +57,15 @@ class ExecutorConfig:
     retreat_distance: float = 0.15
     retreat_up: bool = False
     suction_press: float = 0.0
-    finger_depth: float = 0.0
+    finger_depth: float = PARALLEL_JAW.finger_depth
     min_confidence: float = 0.1
     workspace: WorkspaceBox | None = None
     motion_timeout: float = 20.0
     gripper_timeout: float = 5.0
     task_timeout: float = 60.0
     gripper_effort: float = 40.0
-    max_opening: float = 0.085
-    open_margin: float = 0.01
+    max_opening: float = PARALLEL_JAW.max_opening
+    open_margin: float = PARALLEL_JAW.open_margin
     min_held_width: float = 0.002
 
     def __post_init__(self) -> None:

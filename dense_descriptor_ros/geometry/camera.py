@@ -10,6 +10,23 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class PixelOutsideImageError(ValueError):
+    """A pixel coordinate that does not lie inside the image it refers to."""
+
+
+def require_pixels_inside(xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Return pixels ``(N, 2)`` as float, or raise when any lies outside ``width`` x ``height``."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    inside = (np.isfinite(xy).all(axis=1) & (xy[:, 0] >= 0) & (xy[:, 0] <= width - 1)
+              & (xy[:, 1] >= 0) & (xy[:, 1] <= height - 1))
+    if not inside.all():
+        bad = xy[~inside][0]
+        raise PixelOutsideImageError(
+            f"pixel ({bad[0]:g}, {bad[1]:g}) is outside the {width}x{height} image "
+            f"(expected 0 <= x <= {width - 1} and 0 <= y <= {height - 1})")
+    return xy
+
+
 @dataclass(frozen=True)
 class Intrinsics:
     """Pinhole intrinsics of an image of ``width`` x ``height`` pixels."""

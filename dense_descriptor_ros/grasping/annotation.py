@@ -16,7 +16,7 @@ from torch import Tensor
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, project, transform_points
 from dense_descriptor_ros.grasping.keypoint_db import AXIS_ROLES
-from dense_descriptor_ros.grasping.surface import PixelOutsideImageError, require_pixels_inside
+from dense_descriptor_ros.geometry.camera import PixelOutsideImageError, require_pixels_inside
 from dense_descriptor_ros.matching import pixel_to_grid, sample_descriptors
 
 

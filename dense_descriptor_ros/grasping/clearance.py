@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, project
+from dense_descriptor_ros.grasping.gripper import PARALLEL_JAW
 from dense_descriptor_ros.grasping.pose import Pose
 
 TIP_HEIGHT = 0.006  # the lowest part of a finger, checked with the tips' allowance
@@ -38,15 +39,15 @@ class GripperClearance:
     is checked: ``finger_depth`` and ``open_extra`` (the executor's ``open_margin``) are the
     executor's, ``approach`` its straight path in; ``finger_depth`` 0 turns the check off."""
 
-    finger_depth: float = 0.02
-    finger_thickness: float = 0.008
-    finger_width: float = 0.02
-    finger_length: float = 0.05
-    palm_length: float = 0.04
-    palm_width: float = 0.111
-    palm_height: float = 0.02
+    finger_depth: float = PARALLEL_JAW.finger_depth
+    finger_thickness: float = PARALLEL_JAW.finger_thickness
+    finger_width: float = PARALLEL_JAW.finger_width
+    finger_length: float = PARALLEL_JAW.finger_length
+    palm_length: float = PARALLEL_JAW.palm_length
+    palm_width: float = PARALLEL_JAW.palm_width
+    palm_height: float = PARALLEL_JAW.palm_height
     approach: float = 0.10
-    open_extra: float = 0.01
+    open_extra: float = PARALLEL_JAW.open_margin
     safety: float = 0.004
     tolerance: float = 0.003
     max_blocked_tip: float = 0.1

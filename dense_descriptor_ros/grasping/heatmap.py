@@ -19,18 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dense_descriptor_ros.matching import grid_to_pixel, similarity
-
-# Distance scale of h_j: a keypoint whose best match lies 0.25 away (cosine 0.97) scores 1/e.
-# A model calibrated with `ddr calibrate` carries its own (checkpoint metadata "heatmap_eta").
-DEFAULT_ETA = 0.25
-
-
-def model_eta(metadata: Mapping) -> float:
-    """The heatmap ``eta`` a model was calibrated for (``ddr calibrate``), else ``DEFAULT_ETA``."""
-    eta = metadata.get("heatmap_eta", DEFAULT_ETA)
-    if not isinstance(eta, (int, float)) or not eta > 0:
-        raise ValueError(f"the model's heatmap_eta must be a positive number, got {eta!r}")
-    return float(eta)
+from dense_descriptor_ros.model.descriptor_model import DEFAULT_ETA  # the model carries its calibrated one
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ An annotation is a clicked pixel of a stored source image plus the descriptor th
 that pixel. Each descriptor records the hash of the model (checkpoint file) that made it:
 descriptors of different models live in different spaces, so querying with another model is
 refused, and :meth:`KeypointDatabase.reembed` recomputes every descriptor from the stored
-images (PNG bytes in the file, so the database is self-contained).
+images (PNG bytes in the file, so the database is self-contained). The database is a pure
+store: it runs no network; descriptors come from :class:`~dense_descriptor_ros.model.DescriptorModel`.
 
 Concurrency and crashes: WAL journal, a busy timeout, every write one ``BEGIN IMMEDIATE``
 transaction with ``synchronous=FULL``; readers never block the one writer, and a writer killed
@@ -23,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,13 +32,18 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
-from dense_descriptor_ros.grasping.surface import require_pixels_inside
-from dense_descriptor_ros.matching import pixel_to_grid, sample_descriptors
+from dense_descriptor_ros.data.documents import read_document
+from dense_descriptor_ros.data.images import check_rgb
+from dense_descriptor_ros.geometry.camera import require_pixels_inside
+
+if TYPE_CHECKING:  # the store only calls a model handed to reembed
+    from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 
 EXPORT_FORMAT = "ddr-keypoint-db"
 EXPORT_VERSION = 1
 AXIS_ROLES = ("axis_a", "axis_b")
 PREFERENCE = "preference"
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database and what SQLite keeps beside it
 
 
 class KeypointDatabaseError(RuntimeError):
@@ -144,37 +151,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _check_rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
-        raise ValueError(f"expected an RGB image of shape (H, W, 3) and dtype uint8, "
-                         f"got shape {image.shape} and dtype {image.dtype}")
-    return image
-
-
-def embed_image(model: torch.nn.Module, image: np.ndarray) -> Tensor:
-    """RGB ``(H, W, 3)`` uint8 -> unit descriptors ``(1, D, h, w)`` on the stride-8 grid."""
-    image = _check_rgb(image)
-    device = next(model.parameters()).device
-    tensor = torch.tensor(image, device=device).permute(2, 0, 1)[None].float() / 255.0
-    tensor = tensor.contiguous(memory_format=torch.channels_last)  # the fast convolution layout
-    with torch.no_grad():
-        return model(tensor)
-
-
-def describe_pixels(model: torch.nn.Module, image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Unit descriptors ``(N, D)`` float32 of pixels ``(N, 2)`` (x, y) of an RGB ``(H, W, 3)`` image.
-
-    Sampled bilinearly from the stride-8 grid, the same grid the heatmaps are computed on.
-    """
-    image = _check_rgb(image)
-    height, width = image.shape[:2]
-    xy = torch.from_numpy(require_pixels_inside(pixels, width, height)).float()
-    grid = embed_image(model, image)
-    cells = pixel_to_grid(xy.to(grid.device), (height, width), tuple(grid.shape[-2:]))
-    return sample_descriptors(grid, cells[None])[0].cpu().numpy().astype(np.float32)
-
-
 @dataclass(frozen=True, eq=False)
 class KeypointRecord:
     """One stored keypoint: a preference (``role == 'preference'``) or an axis keypoint."""
@@ -235,13 +211,16 @@ class KeypointDatabase:
         """One transaction: ``BEGIN IMMEDIATE`` for writes (one writer at a time), a consistent
         snapshot for reads; rolled back on any error."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:  # a page damaged after the file opened
+                raise KeypointDatabaseError(f"keypoint database {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
         """Bring the schema up to date; takes the write lock only when there is work to do."""
@@ -327,7 +306,7 @@ class KeypointDatabase:
         """Store grasp preferences: pixels ``(N, 2)`` (x, y) of RGB ``image (H, W, 3)`` with their
         descriptors ``(N, D)`` (stored unit-normalised). One transaction; returns the row ids.
         Clicking a stored pixel again replaces its row."""
-        image = _check_rgb(image)
+        image = check_rgb(image)
         xy = require_pixels_inside(pixels, image.shape[1], image.shape[0])
         png = encode_png(image)
         created = _now()
@@ -349,7 +328,7 @@ class KeypointDatabase:
         ``image (H, W, 3)`` and their descriptors ``(2, D)``, with the width (m) of the face
         they lie on across their axis when depth measured it (``grasping.oriented.
         annotated_face_width``; None: unknown). One transaction."""
-        image = _check_rgb(image)
+        image = check_rgb(image)
         xy = require_pixels_inside(pixels, image.shape[1], image.shape[0])
         if len(xy) != 2:
             raise ValueError(f"an oriented grasp needs exactly 2 axis keypoints, got {len(xy)}")
@@ -462,6 +441,14 @@ class KeypointDatabase:
                                      "annotate both axis_a and axis_b first")
         return torch.from_numpy(np.stack([blob_to_descriptor(blob) for _, blob in rows]))
 
+    def axis_objects(self) -> list[str]:
+        """The objects that have both axis keypoints, by name."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute("SELECT o.name FROM axis_keypoints a JOIN objects o ON o.id = a.object_id "
+                                "GROUP BY o.id HAVING count(DISTINCT a.role) = ? ORDER BY o.name",
+                                (len(AXIS_ROLES),)).fetchall()
+        return [name for (name,) in rows]
+
     def axis_face_width(self, object_name: str) -> float | None:
         """The width (m) of the face the object's axis keypoints were clicked on, across their
         axis, as measured at annotation; None where it was not measured."""
@@ -473,7 +460,7 @@ class KeypointDatabase:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def reembed(self, model: torch.nn.Module, model_hash: str) -> int:
+    def reembed(self, model: DescriptorModel) -> int:
         """Recompute every stored descriptor with ``model`` from the stored source images.
 
         One write transaction: the database switches to the new model entirely or not at all.
@@ -486,14 +473,47 @@ class KeypointDatabase:
                 by_image.setdefault(row[4], []).append(row)
             for image_id, image_rows in tqdm(by_image.items(), desc="re-embedding images", unit="image"):
                 png = conn.execute("SELECT png FROM images WHERE id = ?", (image_id,)).fetchone()[0]
-                found = describe_pixels(model, decode_png(png), np.array([(r[5], r[6]) for r in image_rows]))
+                found = model.describe_pixels(decode_png(png), np.array([(r[5], r[6]) for r in image_rows]))
                 for row, descriptor in zip(image_rows, found):
                     conn.execute(f"UPDATE {row[0]} SET descriptor = ?, model_hash = ? WHERE id = ?",
-                                 (descriptor_to_blob(descriptor), model_hash, row[1]))
+                                 (descriptor_to_blob(descriptor), model.hash, row[1]))
             return len(rows)
 
+    def is_live_file(self, path: str | Path) -> bool:
+        """Whether writing ``path`` would replace this database or one of SQLite's side files."""
+        path, database = Path(path), self.path.resolve()
+        if path.resolve() in {database.with_name(database.name + suffix) for suffix in SQLITE_FILES}:
+            return True
+        return path.exists() and path.samefile(database)  # a hard link
+
+    def damaged_tables(self) -> list[str]:
+        """``"table (what SQLite says)"`` for each table SQLite's quick_check finds damaged, one
+        table at a time so the answer names them (a whole-file check raises instead). Reads the
+        whole file: for ``ddr db list``, not for every open."""
+        with self._lock:
+            try:
+                names = [r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            except sqlite3.DatabaseError as exc:
+                return [f"sqlite_master ({exc})"]
+            damaged = []
+            for name in names:
+                try:
+                    verdict = [r[0] for r in self._conn.execute(f'PRAGMA quick_check("{name}")')]
+                except sqlite3.DatabaseError as exc:
+                    verdict = [str(exc)]
+                if verdict != ["ok"]:
+                    damaged.append(f"{name} ({verdict[0]})")
+            return damaged
+
     def export_json(self, path: str | Path) -> Path:
-        """Write the whole database to a plain JSON file (base64 descriptors and PNG images)."""
+        """Write the whole database to a plain JSON file (base64 descriptors and PNG images),
+        through a temporary file renamed over ``path``; never over the live database."""
+        path = Path(path)
+        if self.is_live_file(path):
+            raise KeypointDatabaseError(f"refusing to export to {path}: that is the live keypoint database "
+                                        f"{self.path}; give another file")
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder; give the JSON file to write")
         with self._transaction(write=False) as conn:
             images = conn.execute("SELECT id, path, sha256, width, height, png, created FROM images "
                                   "ORDER BY id").fetchall()
@@ -512,11 +532,13 @@ class KeypointDatabase:
                            "dim": int(r.descriptor.shape[0]), "model_hash": r.model_hash,
                            "annotator": r.annotator, "created": r.created} for r in records],
         }
-        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(document, indent=1))
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(document, indent=1))
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     def import_json(self, path: str | Path) -> int:
@@ -567,15 +589,7 @@ class KeypointDatabase:
 
 def _read_export(path: Path) -> dict:
     """Load and check the header of an export file."""
-    try:
-        document = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-        raise ValueError(f"{path} is not a keypoint database export (expected format {EXPORT_FORMAT!r})")
-    if document.get("version") != EXPORT_VERSION:
-        raise ValueError(f"{path} has export version {document.get('version')}, this code reads "
-                         f"version {EXPORT_VERSION}")
+    document = read_document(path, EXPORT_FORMAT, EXPORT_VERSION)
     missing = {"objects", "images", "keypoints"} - set(document)
     if missing:
         raise ValueError(f"{path} lacks {sorted(missing)}")

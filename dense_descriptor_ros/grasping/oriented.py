@@ -34,6 +34,7 @@ from torch import Tensor
 from dense_descriptor_ros.geometry.camera import Intrinsics, project
 from dense_descriptor_ros.grasping.clearance import GripperClearance, blocked_parts, worst_blocked
 from dense_descriptor_ros.grasping.face import FaceSegmentation, PlanarFace, planar_face
+from dense_descriptor_ros.grasping.gripper import PARALLEL_JAW, ParallelJaw
 from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA, Heatmap, PeakSearch, keypoint_heatmaps
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
@@ -52,7 +53,7 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     with none, the same across the face's other side when it is no wider than ``max_opening``.
     A face more than ``width_tolerance`` wider or narrower than the annotated one is refused."""
 
-    max_opening: float = 0.085
+    max_opening: float = PARALLEL_JAW.max_opening
     margin: float = 0.01
     # the worst hundredth of correct parallel grasps on held-out simulated heaps (as the suction gate)
     min_confidence: float = 0.16
@@ -63,6 +64,14 @@ class ParallelGripperConfig(FaceSegmentation, PeakSearch, GripperClearance):
     max_shift: float = 0.06
     shift_step: float = 0.01
     width_tolerance: float = 0.015
+
+    @classmethod
+    def for_jaw(cls, jaw: ParallelJaw, **settings: float) -> "ParallelGripperConfig":
+        """The limits of ``jaw``'s body, opening and grasp depth, with ``settings`` over them."""
+        body = {name: getattr(jaw, name) for name in (
+            "max_opening", "finger_depth", "finger_thickness", "finger_width", "finger_length", "palm_length",
+            "palm_width", "palm_height")}
+        return cls(**(body | {"open_extra": jaw.open_margin} | settings))
 
 
 @dataclass(frozen=True, eq=False)

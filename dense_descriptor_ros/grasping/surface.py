@@ -13,24 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, known_depth
-
-
-class PixelOutsideImageError(ValueError):
-    """A pixel coordinate that does not lie inside the image it refers to."""
-
-
-def require_pixels_inside(xy: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Return pixels ``(N, 2)`` as float, or raise when any lies outside ``width`` x ``height``."""
-    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    inside = (np.isfinite(xy).all(axis=1) & (xy[:, 0] >= 0) & (xy[:, 0] <= width - 1)
-              & (xy[:, 1] >= 0) & (xy[:, 1] <= height - 1))
-    if not inside.all():
-        bad = xy[~inside][0]
-        raise PixelOutsideImageError(
-            f"pixel ({bad[0]:g}, {bad[1]:g}) is outside the {width}x{height} image "
-            f"(expected 0 <= x <= {width - 1} and 0 <= y <= {height - 1})")
-    return xy
+from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, known_depth, require_pixels_inside
 
 
 def depth_in_metres(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray:

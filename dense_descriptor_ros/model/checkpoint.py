@@ -11,12 +11,12 @@ import hashlib
 import os
 import pickle
 import subprocess
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dense_descriptor_ros.data.documents import DocumentError, check_header
 from dense_descriptor_ros.model.descriptor_net import DescriptorNet, ModelConfig
 
 FORMAT = "dense_descriptor_ros/checkpoint"
@@ -89,16 +89,19 @@ def read_checkpoint(path: str | Path) -> dict:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # raised both for garbage bytes and for pickles holding code, which weights_only refuses
-        raise CheckpointError(f"checkpoint {path} is corrupt or holds more than tensors and "
-                              f"plain data: {exc}") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file: {exc}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a dense_descriptor_ros checkpoint "
-                              f"(expected format {FORMAT!r})")
-    if blob.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {blob.get('version')}, "
-                              f"this code reads version {VERSION}")
+        raise CheckpointError(f"checkpoint {path} is corrupt or holds more than tensors and plain data "
+                              "(torch.load with weights_only=True refused it)") from exc
+    except Exception as exc:  # damaged bytes reach torch.load's parsers as IndexError, KeyError, ...
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file "
+                              f"({type(exc).__name__}: {exc})") from exc
+    try:
+        blob = check_header(blob, f"checkpoint {path}", FORMAT, VERSION)
+    except DocumentError as exc:
+        raise CheckpointError(str(exc)) from exc
+    if (not isinstance(blob.get("state_dict"), dict) or not isinstance(blob.get("metadata"), dict)
+            or "model" not in blob["metadata"]):
+        raise CheckpointError(f"checkpoint {path} lacks its weights or its model metadata: damaged, or not "
+                              "written by ddr train")
     return blob
 
 

@@ -8,8 +8,11 @@ CUDA, bf16 on CPUs with AVX512-BF16 or AMX, and fp32 everywhere else.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,3 +65,18 @@ def prepare_for_inference(model: nn.Module, device: torch.device | str,
     if compile_mode is not None:
         return torch.compile(model, mode=compile_mode)
     return model
+
+
+@contextlib.contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """Run ``model`` in eval mode and give back its previous mode, so validation inside a
+    training loop leaves the model training (a plain callable, e.g. an ONNX session, as it is)."""
+    if not isinstance(model, nn.Module):
+        yield model
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

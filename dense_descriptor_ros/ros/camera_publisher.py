@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from dense_descriptor_ros.cameras.frames import CameraFrame
-from dense_descriptor_ros.ros.conversions import intrinsics_to_camera_info, numpy_to_image
+from dense_descriptor_ros.messages import intrinsics_to_camera_info, numpy_to_image
 
 
 @dataclass(frozen=True)

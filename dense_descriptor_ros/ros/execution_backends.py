@@ -1,4 +1,5 @@
-"""Grasp-executor backends on ROS: std_srvs/SetBool vacuum, MoveIt actions, GripperCommand action.
+"""Grasp-executor backends on ROS: std_srvs/SetBool vacuum, MoveIt actions, GripperCommand action,
+and the choice of a cell's backends (:func:`cell_backends`).
 
 Each one implements a protocol of :mod:`dense_descriptor_ros.execution.backends`. They are
 called from the executor's worker thread and wait on futures that the node's executor
@@ -17,10 +18,12 @@ from rclpy.node import Node
 from rclpy.task import Future
 from std_srvs.srv import SetBool
 
-from dense_descriptor_ros.execution.backends import (BackendError, BackendTimeout, GripperError, GripperState,
+from dense_descriptor_ros.execution.backends import (BackendError, BackendTimeout, FakeCell, GripperError, GripperState,
                                                      MotionExecutionError, PlanningError)
 from dense_descriptor_ros.grasping.pose import Pose
+from dense_descriptor_ros.ros.cell_clients import CellGripper, CellMotion, CellRequests
 from dense_descriptor_ros.ros.grasp_messages import pose_to_msg
+from dense_descriptor_ros.ros.typed_parameters import declare
 
 # moveit_msgs/MoveItErrorCodes.SUCCESS; the planning failures among its negative codes.
 MOVEIT_SUCCESS = 1
@@ -142,3 +145,31 @@ class GripperCommandGripper:
         goal.command.position, goal.command.max_effort = float(width * self.scale), float(effort)
         result = _send_goal(self.client, goal, timeout, "GripperCommand", GripperError)
         return GripperState(result.position / self.scale, bool(result.stalled), bool(result.reached_goal))
+
+
+def cell_backends(node: Node, backend: str, gripper: str) -> tuple[Any, Any, Any]:
+    """``(motion, vacuum, jaws)`` of a cell: ``fake`` all in memory (one FakeCell), ``sim`` the
+    simulated cell node's arm and jaws (``ros.cell_clients``), ``moveit`` MoveIt and a
+    GripperCommand action; suction on ``sim`` and ``moveit`` switches ``vacuum_service``. Declares
+    the backends' parameters on ``node``."""
+    names = {
+        "move_group": declare(node, "move_group", "manipulator", "MoveIt planning group"),
+        "end_effector_link": declare(node, "end_effector_link", "tool0", "link placed at the grasp pose"),
+        "move_action": declare(node, "move_action", "move_action", "MoveGroup action name"),
+        "gripper_action": declare(node, "gripper_action", "gripper_cmd", "GripperCommand action name"),
+        "vacuum_service": declare(node, "vacuum_service", "vacuum", "SetBool vacuum service (moveit, sim)"),
+    }
+    if backend == "fake":  # a dry run must not wait for a vacuum or gripper that is not there
+        fake = FakeCell()
+        return fake, fake, fake
+    if backend == "sim":
+        requests = CellRequests(node)
+        motion, jaws = CellMotion(requests), CellGripper(requests)
+    else:
+        motion = MoveGroupMotion(node, names["move_group"], names["end_effector_link"], names["move_action"])
+        jaws = GripperCommandGripper(node, names["gripper_action"]) if gripper == "parallel" else None
+    if gripper == "parallel":
+        return motion, None, jaws
+    if not names["vacuum_service"]:
+        raise ValueError(f"the {backend} backend needs a vacuum_service for suction")
+    return motion, SetBoolVacuum(node, names["vacuum_service"]), None

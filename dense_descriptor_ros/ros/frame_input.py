@@ -3,7 +3,7 @@
 Subscribes ``descriptors`` (``32FC<D>`` stride-8 grid, from descriptor_node), ``image``
 (colour), ``depth`` (16UC1 mm or 32FC1 m, aligned to colour) and ``camera_info``; converts
 each message as it arrives, pairs them by stamp (:class:`FrameSynchronizer`) and hands every
-complete, consistent :class:`Frame` to a callback. A malformed message (wrong encoding, short
+complete, consistent :class:`StampedObservation` to a callback. A malformed message (wrong encoding, short
 data, colour/depth size mismatch, depth with no valid pixel, uncalibrated camera_info) is
 logged, counted in ``malformed`` and skipped; the next good frame is processed as usual.
 """
@@ -20,10 +20,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from torch import Tensor
 
-from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping.frame_sync import FrameSynchronizer
+from dense_descriptor_ros.grasping.planner import Observation
 from dense_descriptor_ros.grasping.transforms import CameraPoseSource
-from dense_descriptor_ros.ros.conversions import (FLOAT_ENCODING, ImageConversionError,
+from dense_descriptor_ros.messages import (FLOAT_ENCODING, ImageConversionError,
                                                   camera_info_to_intrinsics, depth_to_metres,
                                                   image_to_numpy, image_to_rgb)
 
@@ -31,21 +31,10 @@ ERROR_LOG_PERIOD_S = 2.0
 
 
 @dataclass(frozen=True, eq=False)
-class Frame:
-    """One consistent camera frame: ``rgb (H, W, 3)`` uint8, ``depth (H, W)`` metres (NaN =
-    invalid), ``descriptors (1, D, h, w)``, the colour camera's intrinsics and, when the camera
-    pose is known, ``T_target_camera (4, 4)``."""
+class StampedObservation(Observation):
+    """The planner's :class:`Observation` with the colour image's header (stamp and frame)."""
 
     header: Header
-    rgb: np.ndarray
-    depth: np.ndarray
-    descriptors: Tensor
-    intrinsics: Intrinsics
-    T_target_camera: np.ndarray | None
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return self.rgb.shape[0], self.rgb.shape[1]
 
     @property
     def camera_frame(self) -> str:
@@ -69,13 +58,13 @@ def descriptors_from_image(msg: Image) -> Tensor:
 class FrameInput:
     """Subscriptions, conversion and stamp matching for ``node``; calls ``on_frame(frame)``."""
 
-    def __init__(self, node: Node, on_frame: Callable[[Frame], None], *, pose_source: CameraPoseSource | None,
+    def __init__(self, node: Node, on_frame: Callable[[StampedObservation], None], *, pose_source: CameraPoseSource | None,
                  target_frame: str, tolerance_s: float = 0.0) -> None:
         self.node, self.on_frame = node, on_frame
         self.pose_source, self.target_frame = pose_source, target_frame
         self.sync = FrameSynchronizer(("descriptors", "image", "depth"), int(tolerance_s * 1e9))
         self.camera_info: CameraInfo | None = None
-        self.latest: Frame | None = None
+        self.latest: StampedObservation | None = None
         self.malformed = 0
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.subscriptions = {
@@ -117,7 +106,7 @@ class FrameInput:
         self.latest = frame
         self.on_frame(frame)
 
-    def _check(self, header: Header, rgb: np.ndarray, depth: np.ndarray, descriptors: Tensor) -> Frame:
+    def _check(self, header: Header, rgb: np.ndarray, depth: np.ndarray, descriptors: Tensor) -> StampedObservation:
         height, width = rgb.shape[:2]
         if depth.shape != (height, width):
             raise ImageConversionError(f"depth image is {depth.shape[1]}x{depth.shape[0]} but the colour "
@@ -136,4 +125,4 @@ class FrameInput:
         transform = None
         if self.pose_source is not None:
             transform = self.pose_source.lookup(self.target_frame, header.frame_id)
-        return Frame(header, rgb, depth, descriptors, intrinsics, transform)
+        return StampedObservation(rgb, depth, intrinsics, descriptors, transform, header)

@@ -1,5 +1,5 @@
-"""Parameters every grasp node shares: database, model hash and eta, colour check, camera pose,
-workspace, frames.
+"""Parameters every grasp node shares: the object to annotate and those to pick, database,
+model hash and eta, colour check, camera pose, workspace, frames.
 
 The heatmap and oriented-grasp nodes read the same keypoint database, key it by the same
 checkpoint hash, score heatmaps with the same distance scale and colour check and place grasps
@@ -14,11 +14,11 @@ from pathlib import Path
 from rclpy.node import Node
 
 from dense_descriptor_ros.grasping.appearance import AppearanceCheck
-from dense_descriptor_ros.grasping.heatmap import model_eta
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
+from dense_descriptor_ros.grasping.planner import PlannerSettings
 from dense_descriptor_ros.grasping.transforms import StaticCameraPose
 from dense_descriptor_ros.grasping.workspace import WorkspaceBox
-from dense_descriptor_ros.model.checkpoint import file_hash, read_checkpoint
+from dense_descriptor_ros.model.descriptor_model import ModelCard
 from dense_descriptor_ros.ros.frame_input import FrameInput
 from dense_descriptor_ros.ros.typed_parameters import declare
 
@@ -34,20 +34,22 @@ def declare_workspace(node: Node) -> WorkspaceBox | None:
 
 @dataclass
 class GraspInputs:
-    """What a grasp node reads besides its topics."""
+    """What a grasp node reads besides its topics: the database, the model's card (the hash
+    that keys the database) and the planner's settings."""
 
     database_path: Path
     database: KeypointDatabase
-    model_hash: str
-    eta: float  # heatmap distance scale
-    appearance: AppearanceCheck  # colour ranking and gate of heatmap cells
-    target_frame: str
-    workspace: WorkspaceBox | None
+    model: ModelCard
+    settings: PlannerSettings
+    pick_objects: list[str] | None  # None: every annotated object
     frames: FrameInput
 
 
 def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     """Declare the shared parameters, open the database, subscribe the camera streams."""
+    declare(node, "object", "object", "object new clicks annotate", read_only=False)
+    pick_objects = [name.strip() for name in declare(
+        node, "pick_objects", "", "comma-separated objects to grasp ('' = all annotated)").split(",") if name.strip()]
     database = declare(node, "database", "", "keypoint database file (created when missing)")
     model_path = declare(node, "model_path", "", "checkpoint the descriptors come from; its hash keys the database")
     eta = declare(node, "eta", 0.0, "heatmap distance scale eta; 0: the model's calibrated one (ddr calibrate)")
@@ -72,10 +74,10 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     if not model_path or not Path(model_path).is_file():
         raise ValueError(f"parameter model_path must name the checkpoint the descriptor node runs, "
                          f"got {model_path!r}")
-    if eta <= 0:
-        eta = model_eta(read_checkpoint(model_path)["metadata"])
+    card = ModelCard.read(model_path)
     pose_source = StaticCameraPose(camera_pose, target_frame, camera_frame) if camera_pose else None
     frames = FrameInput(node, on_frame, pose_source=pose_source, target_frame=target_frame,
                         tolerance_s=tolerance)
-    return GraspInputs(Path(database), KeypointDatabase(database), file_hash(model_path), eta,
-                       appearance, target_frame if pose_source else "", workspace, frames)
+    settings = PlannerSettings(eta if eta > 0 else card.eta, appearance, target_frame if pose_source else "",
+                               workspace)
+    return GraspInputs(Path(database), KeypointDatabase(database), card, settings, pick_objects or None, frames)

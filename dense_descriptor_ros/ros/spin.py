@@ -1,6 +1,14 @@
-"""The ``main`` of a node executable: init, spin, and turn start-up errors into exit code 1."""
+"""The ``main`` of a node executable: init, spin, and turn start-up errors into exit code 1.
+
+Ctrl-C under ``ros2 launch`` delivers two SIGINTs, the terminal's and then launch's own: the
+first ends spinning, the second must not interrupt the node's clean-up (a bag recorder's
+index, a camera's stop), so it is ignored while the node is destroyed.
+"""
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable
 
 import rclpy
@@ -22,6 +30,17 @@ def spin_node(make_node: Callable[[], Node], name: str, args: list[str] | None =
         return 1
     finally:
         if node is not None:
-            node.destroy_node()
+            with sigint_ignored():
+                node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored inside (main thread only, as every signal handler); restored after."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,4 +1,6 @@
-"""Simulated bin-picking cell (MuJoCo) and the dataset generators built on it.
+"""The simulated bin-picking cell (MuJoCo) and what is run in it.
 
-Import submodules directly; ``backend`` chooses the OpenGL backend before MuJoCo is imported.
+``world``: the cell itself (scene, objects, textures, camera, rendering, grippers);
+``experiments``: the simulated operator, closed-loop pick trials and the dataset generators.
+Import submodules directly; ``world.backend`` chooses the OpenGL backend before MuJoCo is imported.
 """

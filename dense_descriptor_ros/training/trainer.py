@@ -15,19 +15,22 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
-from dense_descriptor_ros.data.images import UnorderedImageDataset, find_images
+from dense_descriptor_ros.data.images import UnorderedImageDataset, find_images, readable_images
 from dense_descriptor_ros.data.rgbd import RGBDPairDataset, find_sequences
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs
 from dense_descriptor_ros.evaluation.predict import evaluate_pairs, predict_pairs
 from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
 from dense_descriptor_ros.model import (DescriptorNet, ModelConfig, autocast_context,
                                         load_checkpoint, save_checkpoint)
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.training.config import TrainConfig
 from dense_descriptor_ros.training.distributed import DistributedContext, init_distributed
 from dense_descriptor_ros.training.methods import LOSSES
 
 log = logging.getLogger(__name__)
 
+# What a run folder holds once a run has started; a new run into such a folder needs overwrite.
+RUN_FILES = ("best.pt", "last.pt", "last_state.pt", "log.csv")
 LOG_FIELDS = ("epoch", "step", "loss", "val_auc50", "val_pck10", "val_mean_error", "lr",
               "steps_per_s", "elapsed_s")
 
@@ -89,11 +92,13 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
 
 
 def split_images(config: TrainConfig) -> tuple[list[Path] | None, list[Path]]:
-    """Training images and held-out validation images (when no validation set is given)."""
+    """Training images and held-out validation images (when no validation set is given).
+
+    Unreadable files are left out before the split, so none can be held out."""
     if config.method == "geometric":
         frames = [f.rgb for s in find_sequences(config.data) for f in s.frames]
         return None, frames[:: max(1, round(1 / max(config.val_fraction, 1e-3)))]
-    paths = find_images(config.data)
+    paths = readable_images(find_images(config.data), config.data)
     count = max(1, round(len(paths) * config.val_fraction)) if len(paths) > 1 else 0
     step = len(paths) / count if count else 0
     held = {paths[int(i * step)] for i in range(count)}
@@ -113,12 +118,9 @@ def validation_set(config: TrainConfig, held_out: list[Path], out_dir: Path) -> 
     return load_pairs(val_dir / "pairs.json")[: config.val_pair_count], val_dir
 
 
-def validate(model: nn.Module, pairs: list[Pair], images: Path, device: torch.device) -> dict:
-    model.eval()
-    with torch.no_grad():
-        metrics = evaluate_pairs(predict_pairs(model, pairs, images, device=device, progress=False))
-    model.train()
-    return metrics
+def validate(model: nn.Module, pairs: list[Pair], images: Path) -> dict:
+    """Metrics on the validation pairs (the model is given back in training mode)."""
+    return evaluate_pairs(predict_pairs(DescriptorModel.of(model), pairs, images, progress=False))
 
 
 def train_step(model: nn.Module, batch: Tensor | list[Tensor], augmenter: Augmenter,
@@ -138,10 +140,48 @@ def train_step(model: nn.Module, batch: Tensor | list[Tensor], augmenter: Augmen
     return stats
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Run ``config.epochs`` epochs; keeps ``best.pt`` (by validation AUC) and ``last.pt``."""
+def check_run_folder(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to lose a run: resuming needs its state, and a new run may replace an earlier one's
+    checkpoints and log only when asked to (``overwrite``)."""
+    state = out_dir / "last_state.pt"
+    if resume:
+        if not state.is_file():
+            raise FileNotFoundError(f"cannot resume: {state} not found (it is written when an epoch "
+                                    "finishes); start the run without --resume")
+        return
+    existing = [name for name in RUN_FILES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        resumable = "continue it with --resume, " if state.is_file() else ""
+        raise FileExistsError(f"{out_dir} already holds a run ({', '.join(existing)}); {resumable}"
+                              "choose another --out, or pass --overwrite to replace it")
+
+
+def resume_state(path: Path, device: torch.device, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler) -> tuple[int, float, list[dict]]:
+    """Load the state written after the last finished epoch into ``model``, ``optimizer`` and
+    ``scaler``; returns ``(epochs done, best AUC, history)``. A truncated file, or one of another
+    network, is an error naming ``path``."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        return int(state["epoch"]), float(state["best_auc"]), json.loads(state["history"])
+    except Exception as exc:  # torch.load meets damaged bytes with a dozen exception types
+        raise RuntimeError(f"cannot resume from {path}: the file is truncated, not a training state, "
+                           f"or of a run with other options ({type(exc).__name__})") from exc
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True,
+          overwrite: bool = False) -> TrainResult:
+    """Run ``config.epochs`` epochs; keeps ``best.pt`` (by validation AUC) and ``last.pt``.
+
+    ``resume`` continues from ``last_state.pt``; otherwise an earlier run in ``config.out_dir``
+    is replaced only with ``overwrite``."""
     ctx = init_distributed()
     try:
+        if ctx.is_main:  # before rank 0 writes anything; other ranks never write
+            check_run_folder(Path(config.out_dir), resume, overwrite)
         return _train(config, ctx, resume, progress)
     finally:
         ctx.close()
@@ -171,12 +211,8 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
     start_epoch, best_auc, history = 0, float("-inf"), []
-    if resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch, best_auc, history = state["epoch"], state["best_auc"], json.loads(state["history"])
+    if resume:
+        start_epoch, best_auc, history = resume_state(state_path, device, model, optimizer, scaler)
         log.info("resumed from %s at epoch %d (best AUC %.3f)", state_path, start_epoch, best_auc)
     train_model = ctx.wrap(model, device)
     started = time.perf_counter()
@@ -184,7 +220,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
 
     metadata = {"method": config.method, "training_config": config.to_dict()}
     if ctx.is_main and not history:  # the starting point, so every run shows what it learned
-        metrics = validate(model, val_pairs, val_images, device)
+        metrics = validate(model, val_pairs, val_images)
         history.append({"epoch": 0, "step": 0, "loss": float("nan"), "val_auc50": metrics["auc@50"],
                         "val_pck10": metrics["pck@10"], "val_mean_error": metrics["mean"],
                         "lr": config.lr, "steps_per_s": float("nan"), "elapsed_s": 0.0})
@@ -208,7 +244,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
         if not ctx.is_main:
             continue
         steps_per_s = len(losses) / (time.perf_counter() - epoch_start)
-        metrics = validate(model, val_pairs, val_images, device)
+        metrics = validate(model, val_pairs, val_images)
         row = {"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)),
                "val_auc50": metrics["auc@50"], "val_pck10": metrics["pck@10"],
                "val_mean_error": metrics["mean"], "lr": optimizer.param_groups[0]["lr"],

@@ -9,7 +9,7 @@ import torch
 from dense_descriptor_ros.data.images import to_tensor
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, load_checkpoint, save_checkpoint
-from dense_descriptor_ros.ros.conversions import intrinsics_to_camera_info, numpy_to_image
+from dense_descriptor_ros.messages import intrinsics_to_camera_info, numpy_to_image
 
 H, W = 48, 64
 CAMERA = Intrinsics(fx=60.0, fy=60.0, cx=31.5, cy=23.5, width=W, height=H)

@@ -8,7 +8,7 @@ import pytest
 
 from dense_descriptor_ros.cameras.zivid import ZividCapture, ZividError
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.ros.conversions import camera_info_to_intrinsics, depth_to_metres, image_to_rgb
+from dense_descriptor_ros.messages import camera_info_to_intrinsics, depth_to_metres, image_to_rgb
 
 pytestmark = pytest.mark.ros
 
@@ -128,6 +128,63 @@ def test_realsense_node_parameters_are_checked(ros, tmp_path: Path) -> None:
         RealSenseNode(context=ros.context, parameter_overrides=parameters(**{"align_depth.enable": False}))
     with pytest.raises(RealSenseError, match="does not exist"):
         RealSenseNode(context=ros.context, parameter_overrides=parameters(rosbag_filename=str(tmp_path / "x.db3")))
+
+
+def test_an_all_digit_serial_is_text_or_a_clear_error(ros, capfd: pytest.CaptureFixture) -> None:
+    """serial_no 0123456 reaches the node as text from launch (ParameterValue) or when quoted;
+    unquoted on the command line ROS reads it as the octal 42798, which must end in a clear
+    message and exit code 1, not a raw InvalidParameterTypeException."""
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 missing: install requirements/cameras.txt")
+    from dense_descriptor_ros.ros.nodes.realsense_camera import RealSenseNode, main
+
+    node = RealSenseNode(context=ros.context, parameter_overrides=parameters(serial_no="0123456"))
+    assert node.camera.config.serial == "0123456"
+    node.destroy_node()
+    with pytest.raises(ValueError, match="serial_no.*quote it"):
+        RealSenseNode(context=ros.context, parameter_overrides=parameters(serial_no=42798))
+    assert main(["--ros-args", "-p", "serial_no:=0123456"]) == 1
+    assert "quote it" in capfd.readouterr().err
+    assert main(["--ros-args", "-p", "serial_no:=_0123456", "-p", "rosbag_filename:=/no/such.db3"]) == 1
+    assert "does not exist" in capfd.readouterr().err  # the '_' form passed; the recording did not
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_realsense_node_without_a_camera_stops_within_2_s(signal_name: str) -> None:
+    """Reconnecting must not block the executor: the node process, retrying with no camera
+    attached, ends on SIGINT (Ctrl-C) or SIGTERM (launch) in under 2 s, with exit code 0."""
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 missing: install requirements/cameras.txt")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from conftest import unique_domain_id
+
+    env = {**os.environ, "ROS_DOMAIN_ID": str(unique_domain_id()), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+           "RCUTILS_LOGGING_BUFFERED_STREAM": "0"}
+    command = [sys.executable, "-c", "from dense_descriptor_ros.ros.nodes.realsense_camera import main; "
+               "raise SystemExit(main())"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60.0  # imports on a loaded 2-core machine
+        while not any("RealSense device" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any("RealSense device" in line for line in lines), "".join(lines)
+        time.sleep(1.5)  # spinning: reconnect attempts after 0.5 s and 1 s of backoff
+        sent = time.monotonic()
+        process.send_signal(getattr(signal, signal_name))
+        code = process.wait(timeout=30.0)
+        took = time.monotonic() - sent
+        assert took < 2.0, f"{signal_name} took {took:.1f} s to end the node:\n{''.join(lines)}"
+        assert code == 0 and any("no RealSense is connected" in line for line in lines), "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 class FakeZivid:

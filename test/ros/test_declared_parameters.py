@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from launch_standins import CONFIG_DIR, LaunchConfiguration, all_nodes, load_launch, node_parameter_files
+from launch_standins import CONFIG_DIR, all_nodes, load_launch, node_parameter_files, parameter_value
 from test_camera_nodes import FakeZivid
 
 pytestmark = pytest.mark.ros
@@ -47,10 +47,6 @@ def node_class(executable: str) -> type:
     return classes[0]
 
 
-def resolve(value, arguments: dict[str, str]):
-    return arguments[value.variable_name] if isinstance(value, LaunchConfiguration) else value
-
-
 def launched_parameters(argument_values: dict[str, str]) -> dict[str, dict[str, object]]:
     """executable -> every parameter its launch files set (YAML files and inline dicts)."""
     files = node_parameter_files()
@@ -65,7 +61,7 @@ def launched_parameters(argument_values: dict[str, str]) -> dict[str, dict[str, 
                 values.update(parameters)
                 values["__node_name__"] = name
             else:
-                values.update({k: resolve(v, arguments) for k, v in item.items()})
+                values.update({k: parameter_value(v, arguments) for k, v in item.items()})
     return result
 
 
@@ -73,7 +69,7 @@ def test_every_configured_parameter_is_declared_by_its_node(ros, argument_values
     from rclpy.parameter import Parameter
 
     configured = launched_parameters(argument_values)
-    assert {"sim_camera", "realsense_camera", "zivid_camera", "descriptor_node"} <= set(configured)
+    assert {"sim_cell", "realsense_camera", "zivid_camera", "descriptor_node"} <= set(configured)
     for executable, values in configured.items():
         expected_name = values.pop("__node_name__", executable)
         values.update(VALUE_SUBSTITUTES.get(executable, {}))

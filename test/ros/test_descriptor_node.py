@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from dense_descriptor_ros.data.images import to_tensor
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.model import DescriptorNet, ModelConfig, load_checkpoint, save_checkpoint
-from dense_descriptor_ros.ros.conversions import (
+from dense_descriptor_ros.messages import (
     camera_info_to_intrinsics,
     image_to_numpy,
     intrinsics_to_camera_info,
@@ -151,10 +151,10 @@ def test_compiled_and_half_precision_node_gives_the_same_descriptors(ros, checkp
     # half: true on a CPU without bf16 hardware runs fp32 (emulated bf16 is 4x slower);
     # compile: true runs the checkpoint through torch.compile, compiled on the first frame
     node, probe = start_node(ros, checkpoint, compile=True, half=True)
-    assert node.precision in ("fp32", "bf16")
-    assert hasattr(node.model, "_orig_mod")  # torch.compile's wrapper around the network
+    assert node.model.precision in ("fp32", "bf16")
+    assert hasattr(node.model.network, "_orig_mod")  # torch.compile's wrapper around the network
     got = probe.send_until_answered(probe.image(frame_id="compiled"), timeout_s=120.0)
-    tolerance = 1e-5 if node.precision == "fp32" else 2e-2
+    tolerance = 1e-5 if node.model.precision == "fp32" else 2e-2
     np.testing.assert_allclose(image_to_numpy(got), expected_descriptors(checkpoint, RGB), atol=tolerance)
 
 

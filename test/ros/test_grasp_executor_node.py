@@ -1,12 +1,17 @@
-"""grasp_executor on real DDS: fake arm + a real SetBool vacuum service, refusals, results."""
+"""grasp_executor on real DDS: the fake cell, refusals, results; the SetBool vacuum adapter."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.ros
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "grasp_executor.yaml"
 
 
 class Cell:
@@ -33,17 +38,22 @@ class Cell:
             String, "execution/result", lambda msg: self.results.append(json.loads(msg.data)), 10)
         self.execute = self.node.create_client(Trigger, "/grasp_executor/execute")
 
-    def send(self, node, position, confidence: float) -> None:
+    @staticmethod
+    def pose(position):
         from geometry_msgs.msg import PoseStamped
-        from std_msgs.msg import Float32
 
-        self.confidence_pub.publish(Float32(data=confidence))
         msg = PoseStamped()
         msg.header.frame_id = "base_link"
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position
         msg.pose.orientation.x, msg.pose.orientation.w = 1.0, 0.0  # tool z down
-        self.grasp_pub.publish(msg)
-        assert self.ros.spin_until(lambda: node.latest is not None and node.confidence == pytest.approx(confidence),
+        return msg
+
+    def send(self, node, position, confidence: float) -> None:
+        from std_msgs.msg import Float32
+
+        self.confidence_pub.publish(Float32(data=confidence))
+        self.grasp_pub.publish(self.pose(position))
+        assert self.ros.spin_until(lambda: node.inbox.grasp is not None and node.inbox.confidence == pytest.approx(confidence),
                                    5.0), "the executor did not receive the grasp"
 
     def trigger(self):
@@ -55,7 +65,7 @@ class Cell:
         return future.result()
 
 
-def start(ros, **parameters):
+def start(ros, cli_args: list[str] | None = None, **parameters):
     from rclpy.parameter import Parameter
 
     from dense_descriptor_ros.ros.nodes.grasp_executor import GraspExecutorNode
@@ -63,15 +73,15 @@ def start(ros, **parameters):
     values = {"backend": "fake", "gripper": "suction", "min_confidence": 0.5,
               "workspace_min": [0.2, -0.3, 0.0], "workspace_max": [0.7, 0.3, 0.4], "approach_distance": 0.1,
               **parameters}
-    node = ros.add(GraspExecutorNode(context=ros.context,
+    node = ros.add(GraspExecutorNode(context=ros.context, cli_args=cli_args,
                                      parameter_overrides=[Parameter(k, value=v) for k, v in values.items()]))
     cell = Cell(ros)
-    ros.wait_matched(cell.grasp_pub, node.grasp_sub)
+    ros.wait_matched(cell.grasp_pub, node.inbox.grasp_sub)
     ros.wait_matched(node.result_pub, cell.result_sub)
     return node, cell
 
 
-def test_suction_pick_calls_the_vacuum_service_and_reports(ros) -> None:
+def test_suction_pick_on_the_fake_cell_reports_timings(ros) -> None:
     node, cell = start(ros)
     cell.send(node, (0.4, 0.1, 0.05), 0.9)
     answer = cell.trigger()
@@ -79,11 +89,56 @@ def test_suction_pick_calls_the_vacuum_service_and_reports(ros) -> None:
     assert ros.spin_until(lambda: cell.results, 5.0)
     result = cell.results[-1]
     assert result["code"] == "succeeded", result
-    assert cell.vacuum_requests == [True]
     assert set(result["timings"]) == {"approach", "vacuum_on", "grasp", "retreat", "total"}
     np.testing.assert_allclose(result["grasp"]["position"], [0.4, 0.1, 0.05])
     moves = node.fake_cell.moves()
     np.testing.assert_allclose([m.position[2] for m in moves], [0.15, 0.05, 0.2], atol=1e-9)
+
+
+def test_fake_backend_with_the_shipped_config_needs_no_vacuum_service(ros) -> None:
+    """config/grasp_executor.yaml names vacuum_service 'vacuum' for the robot; a dry run on the
+    fake backend must switch the fake vacuum, not call (or wait for) that service."""
+    node, cell = start(ros, cli_args=["--ros-args", "--params-file", str(CONFIG)])
+    assert node.get_parameter("vacuum_service").value == "vacuum"
+    cell.send(node, (0.4, 0.1, 0.05), 0.9)
+    started = time.monotonic()
+    assert cell.trigger().success
+    assert ros.spin_until(lambda: cell.results, 5.0)
+    assert cell.results[-1]["code"] == "succeeded", cell.results[-1]
+    assert time.monotonic() - started < 1.5  # no wait_for_service on the way
+    assert cell.vacuum_requests == []
+    assert ("vacuum", True) in node.fake_cell.calls
+
+
+def test_a_grasp_seen_before_the_last_pick_ended_is_dropped(ros) -> None:
+    """A frame captured during a pick shows the heap before it: its grasp must not be picked."""
+    node, cell = start(ros)
+    cell.send(node, (0.4, 0.1, 0.05), 0.9)
+    assert cell.trigger().success and ros.spin_until(lambda: cell.results, 5.0)
+    stale = cell.pose((0.5, 0.0, 0.05))
+    stale.header.stamp = node.get_clock().now().to_msg()  # seen at the moment the pick ended...
+    stale.header.stamp.sec -= 1  # ... a second before
+    cell.grasp_pub.publish(stale)
+    fresh = cell.pose((0.45, 0.0, 0.05))
+    fresh.header.stamp = node.get_clock().now().to_msg()
+    ros.spin_until(lambda: False, 0.3)
+    assert node.inbox.grasp is None, "the stale grasp was kept"
+    cell.grasp_pub.publish(fresh)
+    assert ros.spin_until(lambda: node.inbox.grasp is not None, 5.0)
+    assert node.inbox.grasp.pose.position.x == 0.45
+
+
+def test_success_after_a_failure_and_back_keeps_the_executor_alive(ros) -> None:
+    """finish() logs successes as info and failures as warning: from one call site rclpy raises
+    "Logger severity cannot be changed between calls" and the node dies on the change."""
+    node, cell = start(ros)
+    codes = []
+    for confidence in (0.2, 0.9, 0.2, 0.9):  # refused (warning), picked (info), and again
+        cell.send(node, (0.4, 0.1, 0.05), confidence)
+        cell.trigger()
+        assert ros.spin_until(lambda: len(cell.results) > len(codes), 5.0)
+        codes.append(cell.results[-1]["code"])
+    assert codes == ["rejected_low_confidence", "succeeded"] * 2
 
 
 def test_low_confidence_and_outside_workspace_are_refused_without_moving(ros) -> None:
@@ -102,27 +157,55 @@ def test_low_confidence_and_outside_workspace_are_refused_without_moving(ros) ->
 
 
 def test_vacuum_refusal_is_a_gripper_failure_and_auto_execute(ros) -> None:
-    from rclpy.parameter import Parameter
-
-    from dense_descriptor_ros.ros.nodes.grasp_executor import GraspExecutorNode
-
-    node = ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=[
-        Parameter("backend", value="fake"), Parameter("auto_execute", value=True)]))
-    cell = Cell(ros, vacuum_ok=False)
-    ros.wait_matched(cell.grasp_pub, node.grasp_sub)
-    ros.wait_matched(node.result_pub, cell.result_sub)
-    from geometry_msgs.msg import PoseStamped
     from std_msgs.msg import Float32
 
+    node, cell = start(ros, auto_execute=True)
+    node.fake_cell.vacuum_fails = True
     cell.confidence_pub.publish(Float32(data=0.9))
-    assert ros.spin_until(lambda: node.confidence is not None, 5.0)
-    msg = PoseStamped()
-    msg.header.frame_id = "base_link"
-    msg.pose.orientation.w = 1.0
-    cell.grasp_pub.publish(msg)
+    assert ros.spin_until(lambda: node.inbox.confidence is not None, 5.0)
+    cell.grasp_pub.publish(cell.pose((0.4, 0.1, 0.05)))
     assert ros.spin_until(lambda: cell.results, 5.0), "auto_execute did not pick"
-    assert cell.results[-1]["code"] == "gripper_failed" and "no pressure" in cell.results[-1]["detail"]
+    assert cell.results[-1]["code"] == "gripper_failed" and "vacuum did not build up" in cell.results[-1]["detail"]
+    assert cell.vacuum_requests == []  # the fake backend's vacuum, not the ROS service
+
+
+def call_in_thread(ros, function):
+    """Run a blocking backend call while this thread spins the executor that answers it."""
+    outcome = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function()
+        except Exception as exc:  # handed to the test
+            outcome["error"] = exc
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert ros.spin_until(lambda: not worker.is_alive(), 10.0)
+    return outcome
+
+
+@pytest.mark.parametrize("vacuum_ok", [True, False])
+def test_set_bool_vacuum_switches_or_reports_the_refusal(ros, vacuum_ok: bool) -> None:
+    from dense_descriptor_ros.execution import GripperError
+    from dense_descriptor_ros.ros.execution_backends import SetBoolVacuum
+
+    cell = Cell(ros, vacuum_ok=vacuum_ok)
+    vacuum = SetBoolVacuum(ros.node("executor_side"), "vacuum")
+    outcome = call_in_thread(ros, lambda: vacuum.set(True, timeout=5.0))
     assert cell.vacuum_requests == [True]
+    if vacuum_ok:
+        assert outcome == {"value": None}
+    else:
+        assert isinstance(outcome["error"], GripperError) and "no pressure" in str(outcome["error"])
+
+
+def test_set_bool_vacuum_without_a_server_times_out(ros) -> None:
+    from dense_descriptor_ros.execution import BackendTimeout
+    from dense_descriptor_ros.ros.execution_backends import SetBoolVacuum
+
+    vacuum = SetBoolVacuum(ros.node("executor_side"), "no_vacuum")
+    outcome = call_in_thread(ros, lambda: vacuum.set(True, timeout=0.2))
+    assert isinstance(outcome["error"], BackendTimeout) and "not available" in str(outcome["error"])
 
 
 def test_bad_parameters_fail_at_start(ros) -> None:
@@ -134,8 +217,9 @@ def test_bad_parameters_fail_at_start(ros) -> None:
         GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="robot")])
     with pytest.raises(RuntimeError, match="moveit_msgs is not installed"):
         GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="moveit")])
-    with pytest.raises(ValueError, match="module:callable"):
-        GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="sim")])
+    with pytest.raises(ValueError, match="the sim backend needs a vacuum_service"):
+        GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="sim"),
+                                                                    Parameter("vacuum_service", value="")])
 
 
 def test_moveit_goal_holds_the_pose_constraints(ros) -> None:

@@ -54,3 +54,19 @@ def test_oriented_grasp_config_ships_the_measured_gripper_room_settings() -> Non
               "palm_height": "palm_height", "approach_distance": "approach", "safety_margin": "safety",
               "max_shift": "max_shift", "width_tolerance": "width_tolerance"}
     assert {key: written[key] for key in fields} == {key: getattr(defaults, field) for key, field in fields.items()}
+
+
+def test_the_yaml_files_carry_the_one_gripper_description() -> None:
+    """A jaw opening, finger or palm size is written once (grasping.gripper): the node YAMLs the
+    launch files load hold the same numbers, so the room check and the executor cannot drift."""
+    from dense_descriptor_ros.grasping.gripper import PARALLEL_JAW
+
+    def written(name: str) -> dict:
+        return yaml.safe_load((CONFIG / f"{name}.yaml").read_text())[name]["ros__parameters"]
+
+    oriented, executor = written("oriented_grasp_node"), written("grasp_executor")
+    body = ("max_opening", "finger_depth", "finger_thickness", "finger_width", "finger_length", "palm_length",
+            "palm_width", "palm_height", "open_margin")
+    assert {key: oriented[key] for key in body} == {key: getattr(PARALLEL_JAW, key) for key in body}
+    motion = ("max_opening", "finger_depth", "open_margin")
+    assert {key: executor[key] for key in motion} == {key: getattr(PARALLEL_JAW, key) for key in motion}

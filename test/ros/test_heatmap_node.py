@@ -10,9 +10,8 @@ import torch
 
 from dense_descriptor_ros.geometry.camera import backproject, transform_points
 from dense_descriptor_ros.grasping.appearance import appearance_weights, colour_signature
-from dense_descriptor_ros.grasping import (EmptyDatabaseError, KeypointDatabase, WorkspaceBox,
-                                           describe_pixels, fused_heatmap, suction_grasp)
-from dense_descriptor_ros.model import load_checkpoint
+from dense_descriptor_ros.grasping import EmptyDatabaseError, KeypointDatabase, WorkspaceBox, fused_heatmap, suction_grasp
+from dense_descriptor_ros.model import DescriptorModel, load_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
 from grasp_scene import CAMERA, CAMERA_POSE, DEPTH, RGB, T_WORLD_CAMERA, CameraProbe, make_checkpoint
 
@@ -98,7 +97,7 @@ def test_clicks_annotate_and_a_frame_gives_the_core_grasp(ros, checkpoint: Path,
     assert [r.object for r in records] == ["box", "box"]
     np.testing.assert_allclose([r.xy for r in records], [MOUSE_PIXEL, RVIZ_PIXEL], atol=1e-6)
     assert {r.model_hash for r in records} == {file_hash(checkpoint)}
-    expected = describe_pixels(model, RGB, np.array([MOUSE_PIXEL, RVIZ_PIXEL]))
+    expected = DescriptorModel.of(model).describe_pixels(RGB, np.array([MOUSE_PIXEL, RVIZ_PIXEL]))
     np.testing.assert_allclose(np.stack([r.descriptor for r in records]), expected, atol=1e-5)
     with KeypointDatabase(database) as db:  # the source image is stored for re-embedding
         np.testing.assert_array_equal(db.image(records[0].image_id), RGB)
@@ -151,7 +150,7 @@ def test_services_undo_clear_save_reload(ros, checkpoint: Path, tmp_path: Path) 
     with KeypointDatabase(database) as other:  # another process annotates (ddr annotate)
         model, _ = load_checkpoint(checkpoint)
         other.add_preferences("box", RGB, np.array([[27.5, 19.5]]),
-                              describe_pixels(model, RGB, np.array([[27.5, 19.5]])), file_hash(checkpoint), "cli")
+                              DescriptorModel.of(model).describe_pixels(RGB, np.array([[27.5, 19.5]])), file_hash(checkpoint), "cli")
     assert node.count() == 2
     answer = probe.call(clients["reload"])
     assert answer.success and node.count() == 3
@@ -168,7 +167,7 @@ def test_malformed_frames_are_skipped_and_the_next_good_one_answered(ros, checkp
     database = tmp_path / "prefs.db"
     model, _ = load_checkpoint(checkpoint)
     with KeypointDatabase(database) as db:
-        db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), describe_pixels(model, RGB, np.array([MOUSE_PIXEL])),
+        db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), DescriptorModel.of(model).describe_pixels(RGB, np.array([MOUSE_PIXEL])),
                            file_hash(checkpoint), "test")
     node, probe = start(ros, checkpoint, database)
 
@@ -192,30 +191,61 @@ def test_malformed_frames_are_skipped_and_the_next_good_one_answered(ros, checkp
 def test_heatmaps_use_the_models_calibrated_eta_unless_one_is_set(ros, checkpoint: Path, tmp_path: Path) -> None:
     import shutil
 
-    from dense_descriptor_ros.grasping.heatmap import DEFAULT_ETA
+    from dense_descriptor_ros.model.descriptor_model import DEFAULT_ETA
     from dense_descriptor_ros.model.checkpoint import update_metadata
 
     node, _ = start(ros, checkpoint, tmp_path / "a.db")
-    assert node.inputs.eta == DEFAULT_ETA  # an uncalibrated model
+    assert node.inputs.settings.eta == DEFAULT_ETA  # an uncalibrated model
     calibrated = update_metadata(shutil.copy(checkpoint, tmp_path / "calibrated.pt"), heatmap_eta=0.7)
     node, _ = start(ros, calibrated, tmp_path / "b.db")
-    assert node.inputs.eta == 0.7
+    assert node.inputs.settings.eta == 0.7
     node, _ = start(ros, calibrated, tmp_path / "c.db", eta=0.4)
-    assert node.inputs.eta == 0.4
+    assert node.inputs.settings.eta == 0.4
 
 
 def test_colour_check_parameters_reach_the_core(ros, checkpoint: Path, tmp_path: Path) -> None:
     from dense_descriptor_ros.grasping.appearance import AppearanceCheck
 
     node, _ = start(ros, checkpoint, tmp_path / "a.db")
-    assert node.inputs.appearance == AppearanceCheck()
+    assert node.inputs.settings.appearance == AppearanceCheck()
     node, _ = start(ros, checkpoint, tmp_path / "b.db", appearance_radius=12.0, appearance_power=0.0,
                     appearance_min_similarity=0.0)
-    assert node.inputs.appearance == AppearanceCheck(radius=12.0, power=0.0, min_similarity=0.0)
+    assert node.inputs.settings.appearance == AppearanceCheck(radius=12.0, power=0.0, min_similarity=0.0)
     with KeypointDatabase(tmp_path / "b.db") as db:
         db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]), np.ones((1, 16), np.float32), file_hash(checkpoint),
                            "test")
-    node.load_keypoints()
-    assert node.count() == 1 and node.signatures == {}  # no ranking, no gate: descriptors alone
+    node.load_planner()
+    assert node.count() == 1 and node.planner.signatures == {}  # no ranking, no gate: descriptors alone
     with pytest.raises(ValueError, match="power must be >= 0"):
         start(ros, checkpoint, tmp_path / "c.db", appearance_power=-1.0)
+
+
+def test_a_best_object_without_a_flat_footprint_is_grasped_on_the_next_one(ros, checkpoint: Path,
+                                                                          tmp_path: Path) -> None:
+    """The planner the simulated trials measure: the best-matching object straddles a depth step
+    (no flat footprint for the cup), so the node grasps the next object, as `ddr sim pick` does."""
+    from grasp_scene import H, W
+
+    generator = torch.Generator().manual_seed(3)  # one random unit descriptor per cell: no look-alikes
+    grid = torch.nn.functional.normalize(torch.randn(16, H // 8, W // 8, generator=generator), dim=0)
+    edge, flat = (19.5, 19.5), (51.5, 27.5)  # cell centres: (row 2, column 2) and (row 3, column 6)
+
+    def cell(pixel):
+        return grid[:, int(pixel[1]) // 8, int(pixel[0]) // 8]
+
+    depth = np.full((H, W), 0.5, np.float32)
+    depth[:, :20] = 0.4  # a box top whose edge runs through the edge cell
+    near_flat = torch.nn.functional.normalize(cell(flat) + 0.04 * cell(edge), dim=0)  # a little worse match
+    database = tmp_path / "prefs.db"
+    with KeypointDatabase(database) as db:
+        for name, pixel, descriptor in (("a_edge", edge, cell(edge)), ("b_flat", flat, near_flat)):
+            db.add_preferences(name, RGB, np.array([pixel]), descriptor.numpy()[None], file_hash(checkpoint), "test")
+    node, probe = start(ros, checkpoint, database, cup_radius=0.01, min_confidence=0.1, appearance_power=0.0,
+                        appearance_min_similarity=0.0)
+    messages = probe.frame(depth=depth, grid=grid.permute(1, 2, 0).numpy())
+    stamp = messages["image"].header.stamp
+    assert feed_until(ros, probe, node, messages, lambda: any(g.header.stamp == stamp for g in probe.grasps)), \
+        "no grasp: the node did not fall back to the next object"
+    grasp = next(g for g in probe.grasps if g.header.stamp == stamp).pose.position
+    expected = transform_points(T_WORLD_CAMERA, backproject(CAMERA, np.array([flat]), np.array([0.5])))[0]
+    np.testing.assert_allclose([grasp.x, grasp.y, grasp.z], expected, atol=1e-4)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from dense_descriptor_ros.grasping import KeypointDatabase, describe_pixels, oriented_grasp
+from dense_descriptor_ros.grasping import KeypointDatabase, oriented_grasp
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.grasping.appearance import appearance_weights, colour_signature
 from dense_descriptor_ros.model import load_checkpoint
 from dense_descriptor_ros.model.checkpoint import file_hash
@@ -24,7 +25,7 @@ BOX_DEPTH[12:28, 27:37] = 0.40
 def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp_path: Path) -> None:
     from geometry_msgs.msg import Point, PoseStamped
     from rclpy.parameter import Parameter
-    from std_msgs.msg import Float32
+    from std_msgs.msg import Float32, Float64
     from std_srvs.srv import Trigger
     from visualization_msgs.msg import MarkerArray
 
@@ -39,7 +40,7 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     probe = CameraProbe(ros, checkpoint)
     grasps, widths = [], []
     grasp_sub = probe.node.create_subscription(PoseStamped, "oriented_grasp", grasps.append, 10)
-    probe.node.create_subscription(Float32, "oriented_grasp/width", widths.append, 10)
+    probe.node.create_subscription(Float64, "oriented_grasp/width", widths.append, 10)
     markers = []
     probe.node.create_subscription(MarkerArray, "oriented_grasp/markers", markers.append, 10)
     mouse = probe.node.create_publisher(Point, "oriented_grasp/overlay_mouse_left", 10)
@@ -55,10 +56,10 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     assert probe.call(reset).success and node.pending.pixels == []
     for pixel in (AXIS_A, AXIS_B):
         mouse.publish(Point(x=pixel[0], y=pixel[1]))
-    assert ros.spin_until(lambda: node.axis is not None, 5.0), "the axis pair was not stored"
+    assert ros.spin_until(lambda: node.planner is not None, 5.0), "the axis pair was not stored"
 
     model, _ = load_checkpoint(checkpoint)
-    expected = describe_pixels(model, RGB, np.array([AXIS_A, AXIS_B]))
+    expected = DescriptorModel.of(model).describe_pixels(RGB, np.array([AXIS_A, AXIS_B]))
     with KeypointDatabase(database) as db:
         records = db.records()
         np.testing.assert_allclose(db.axis_descriptors(file_hash(checkpoint), "mug").numpy(), expected, atol=1e-5)
@@ -77,7 +78,7 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
                                  depth=BOX_DEPTH.astype(float))["mug"]
     core = oriented_grasp(grid, torch.from_numpy(expected), BOX_DEPTH.astype(float), CAMERA,
                           T_target_camera=T_WORLD_CAMERA, target_frame="world", appearance=weights,
-                          annotated_width=node.axis_width)
+                          annotated_width=node.planner.face_widths["mug"])
     assert core.ok and core.axis_from == "narrow side", core.rejection
     p, o = grasp.pose.position, grasp.pose.orientation
     assert grasp.header.frame_id == "world"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dense_descriptor_ros.geometry.camera import Intrinsics
-from dense_descriptor_ros.ros.conversions import (
+from dense_descriptor_ros.messages import (
     camera_info_to_intrinsics,
     depth_to_metres,
     image_to_numpy,

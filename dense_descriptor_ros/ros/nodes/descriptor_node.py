@@ -32,12 +32,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
-from dense_descriptor_ros.data.images import to_tensor
-from dense_descriptor_ros.export import load_exported, metadata_path
-from dense_descriptor_ros.model import autocast_context, load_checkpoint
-from dense_descriptor_ros.model.inference import fast_precision, prepare_for_inference
+from dense_descriptor_ros.model.export import metadata_path
+from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.ros.spin import spin_node
-from dense_descriptor_ros.ros.conversions import (
+from dense_descriptor_ros.messages import (
     camera_info_to_intrinsics,
     image_to_rgb,
     intrinsics_to_camera_info,
@@ -68,22 +66,12 @@ class DescriptorNode(Node):
         if device.startswith("cuda") and not torch.cuda.is_available():
             self.get_logger().warning(f"device {device!r} requested but CUDA is not available; using cpu")
             device = "cpu"
-        self.device = torch.device(device)
-        self.precision = fast_precision(self.device, half)
-        exported = metadata_path(model_path).is_file()
-        self.model, metadata = (load_exported if exported else load_checkpoint)(model_path, self.device)
-        if compile_model and exported:
+        if compile_model and metadata_path(model_path).is_file():
             self.get_logger().warning("compile applies to checkpoints; running the exported model as it is")
-        # channels_last is the fast CPU/GPU layout for convolutions (1.14x at 320x240 on CPU);
-        # ONNX-runtime exports are plain callables and keep their own layout
-        self.memory_format = torch.contiguous_format
-        if isinstance(self.model, torch.nn.Module):
-            self.memory_format = torch.channels_last
-            compile_mode = "default" if compile_model and not exported else None
-            self.model = prepare_for_inference(self.model, self.device, compile_mode)
+            compile_model = False
+        self.model = DescriptorModel.load(model_path, device, half, "default" if compile_model else None)
         self.encoding = f"32FC{self.model.descriptor_dim}"
-        self.get_logger().info(f"loaded {model_path} ({metadata['model']['backbone']}, "
-                               f"D={self.model.descriptor_dim}) on {self.device}, {self.precision}")
+        self.get_logger().info(f"loaded {self.model}")
 
         self.camera_info: CameraInfo | None = None
         self.processed = self.stale = self.malformed = 0
@@ -131,10 +119,7 @@ class DescriptorNode(Node):
         """``(H, W, 3)`` uint8 RGB -> ``(h, w, D)`` float32 descriptors at stride 8."""
         if self.input_size is not None and rgb.shape[1::-1] != self.input_size:
             rgb = np.asarray(PILImage.fromarray(rgb).resize(self.input_size, PILImage.BILINEAR))
-        batch = to_tensor(rgb)[None].to(self.device).contiguous(memory_format=self.memory_format)
-        with torch.inference_mode(), autocast_context(self.device, self.precision):
-            descriptors = self.model(batch)
-        return descriptors[0].permute(1, 2, 0).float().cpu().numpy()
+        return self.model.describe(rgb)[0].permute(1, 2, 0).numpy()
 
     def publish_camera_info(self, msg: Image, grid_width: int, grid_height: int) -> None:
         try:

@@ -3,10 +3,13 @@
 Publishes, like ``realsense2_camera`` with ``align_depth.enable:=true``:
 ``camera/camera/color/image_raw`` (rgb8), ``camera/camera/color/camera_info``,
 ``camera/camera/aligned_depth_to_color/image_raw`` (16UC1 mm) and its ``camera_info``, all in
-``camera_color_optical_frame``. An unplugged camera is reopened with exponential backoff.
+``camera_color_optical_frame``. An unplugged camera is reopened with exponential backoff; each
+attempt returns at once while no device is connected, so the node keeps spinning and ends at
+once on SIGINT/SIGTERM.
 
 Parameters (realsense-ros names, read at start-up):
-  serial_no                    device serial ("" = first found; a leading "_" is ignored)
+  serial_no                    device serial ("" = first found; a leading "_" is ignored; all
+                               digits: quote it, -p serial_no:="'0123456'", or ROS reads a number)
   rgb_camera.color_profile     WIDTHxHEIGHTxFPS, e.g. 640x480x30 (0x0x0 = device default)
   depth_module.depth_profile   WIDTHxHEIGHTxFPS
   align_depth.enable           must be true: downstream nodes need depth aligned to colour

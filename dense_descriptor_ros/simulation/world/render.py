@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry.camera import Intrinsics
+from ...geometry.camera import Intrinsics
 from .backend import RenderBackendError, load_mujoco
 from .camera import from_mujoco, intrinsics_from_fovy
 
@@ -22,8 +22,9 @@ mujoco = load_mujoco()
 
 
 @dataclass
-class Frame:
-    """One render. Camera pose is optical ``T_world_camera``; object poses are ``T_world_object``."""
+class RenderedFrame:
+    """One render with its ground truth (segmentation, camera and object poses): camera pose is
+    optical ``T_world_camera``; object poses are ``T_world_object``."""
 
     rgb: np.ndarray  # (H, W, 3) uint8
     depth: np.ndarray  # (H, W) float32 metres, 0 = nothing there

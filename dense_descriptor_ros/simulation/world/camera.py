@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..geometry.camera import Intrinsics
+from ...geometry.camera import Intrinsics
 
 # Optical frame = MuJoCo camera frame with y and z flipped (a rotation of pi about x).
 _OPTICAL_FROM_MUJOCO = np.diag([1.0, -1.0, -1.0])

@@ -47,6 +47,15 @@ class SceneSpec:
             raise ValueError(f"object instances in a scene must be distinct, got ids {ids}")
 
 
+def overhead_camera_pose() -> np.ndarray:
+    """``T_world_camera (4, 4)`` of the fixed overhead camera (ROS optical frame: x right, y down,
+    z forward): ``OVERHEAD_HEIGHT`` above the bin centre, looking straight down. The one source
+    of the simulated cell's camera pose for the grasp nodes (a test holds renders to it)."""
+    pose = np.diag([1.0, -1.0, -1.0, 1.0])
+    pose[2, 3] = OVERHEAD_HEIGHT
+    return pose
+
+
 def object_body(instance_id: int) -> str:
     return f"object_{instance_id}"
 

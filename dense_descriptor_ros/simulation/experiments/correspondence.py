@@ -11,19 +11,19 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry.camera import backproject, move_with_objects, project, transform_points
-from ..geometry.normals import MIN_VIEW_COSINE, normals_at, seen_on_same_surface, surface_normals, view_cosine
-from .render import Frame
+from ...geometry.camera import backproject, move_with_objects, project, transform_points
+from ...geometry.normals import MIN_VIEW_COSINE, normals_at, seen_on_same_surface, surface_normals, view_cosine
+from ..world.render import RenderedFrame
 
 DEPTH_TOLERANCE = 0.0015  # metres, plus 0.2 % of the depth: below the 6 mm of the thinnest pack
 
 
-def well_seen(frame: Frame) -> np.ndarray:
+def well_seen(frame: RenderedFrame) -> np.ndarray:
     """``(H, W)`` bool: surface seen less obliquely than ``MIN_VIEW_COSINE`` allows."""
     return view_cosine(surface_normals(frame.intrinsics, frame.depth), frame.intrinsics) >= MIN_VIEW_COSINE
 
 
-def sample_object_keypoints(frame: Frame, object_id: int, count: int, rng: np.random.Generator,
+def sample_object_keypoints(frame: RenderedFrame, object_id: int, count: int, rng: np.random.Generator,
                             edge_band: int = 4, seen: np.ndarray | None = None) -> np.ndarray:
     """Integer pixels ``(n, 2)`` (x, y) on ``object_id``: half within ``edge_band`` px of its
     silhouette, half further inside, none on obliquely seen surfaces; ``n < count`` when the
@@ -41,7 +41,7 @@ def sample_object_keypoints(frame: Frame, object_id: int, count: int, rng: np.ra
     return np.asarray(chosen, dtype=float).reshape(-1, 2)
 
 
-def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
+def correspondences(frame_a: RenderedFrame, frame_b: RenderedFrame, xy: np.ndarray,
                     follow_objects: bool) -> tuple[np.ndarray, np.ndarray]:
     """Pixels ``(N, 2)`` of A -> (targets ``(N, 2)`` in B, visible ``(N,)`` bool).
 
@@ -65,7 +65,7 @@ def correspondences(frame_a: Frame, frame_b: Frame, xy: np.ndarray,
     return targets, visible & (depth_a > 0)
 
 
-def _visible(frame: Frame, targets: np.ndarray, z: np.ndarray, ids: np.ndarray,
+def _visible(frame: RenderedFrame, targets: np.ndarray, z: np.ndarray, ids: np.ndarray,
              normals: np.ndarray) -> np.ndarray:
     """Depth, id, obliqueness and normal tests at the projected pixels (normals ``(N, 3)`` in
     this camera's frame); on slopes the depth may lie anywhere between the four pixels around

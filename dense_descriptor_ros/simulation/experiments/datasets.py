@@ -22,13 +22,13 @@ from tqdm import tqdm
 
 from dense_descriptor_ros.data.rgbd import save_sequence
 
-from . import camera, scene as scene_mod
-from .cell import BinCell
+from ..world import camera, scene as scene_mod
+from ..world.cell import BinCell
+from ..world.objects import sample_instances
+from ..world.render import RenderedFrame
+from ..world.scene import SceneSpec
+from ..world.textures import licence_record
 from .correspondence import correspondences, sample_object_keypoints, well_seen
-from .objects import sample_instances
-from .render import Frame
-from .scene import SceneSpec
-from .textures import licence_record
 
 KINDS = ("unordered", "rgbd-sequences", "rearranged-sequences", "cross-scene-pairs", "invariance")
 BIN_CENTRE = np.array([0.0, 0.0, scene_mod.BIN_FLOOR_Z + 0.04])
@@ -105,7 +105,7 @@ def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), ha
     return out
 
 
-def write_rgbd_sequence(folder: Path, frames: list[Frame], tracked: list[int] | None = None) -> Path:
+def write_rgbd_sequence(folder: Path, frames: list[RenderedFrame], tracked: list[int] | None = None) -> Path:
     """Write frames as one ``ddr-rgbd-sequence`` folder; returns the sequence.json path.
 
     ``tracked``: object ids whose poses (and each frame's own intrinsics) are written with every
@@ -125,7 +125,7 @@ def write_rgbd_sequence(folder: Path, frames: list[Frame], tracked: list[int] | 
     return save_sequence(folder, frames[0].intrinsics, entries, depth_scale=0.001)
 
 
-def render_sequence(cell: BinCell, rng: np.random.Generator, frames: int) -> list[Frame]:
+def render_sequence(cell: BinCell, rng: np.random.Generator, frames: int) -> list[RenderedFrame]:
     """Frames of the robot camera along a random arc around the bin centre."""
     return [cell.render(pose) for pose in camera.arc_trajectory(rng, BIN_CENTRE, frames)]
 
@@ -143,7 +143,7 @@ def generate_rgbd_sequences(out: Path, count: int, seed: int, size: Size = Size(
     return out
 
 
-def _random_view(rng: np.random.Generator, cell: BinCell) -> Frame:
+def _random_view(rng: np.random.Generator, cell: BinCell) -> RenderedFrame:
     """Overhead camera half the time, otherwise a robot view from a random direction."""
     if rng.random() < 0.5:
         return cell.render()
@@ -179,7 +179,7 @@ def generate_rearranged_sequences(out: Path, count: int, seed: int, size: Size =
     return out
 
 
-def keypoint_pairs(frame_a: Frame, frame_b: Frame, object_ids: list[int], rng: np.random.Generator,
+def keypoint_pairs(frame_a: RenderedFrame, frame_b: RenderedFrame, object_ids: list[int], rng: np.random.Generator,
                    per_object: int, follow_objects: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Queries on ``object_ids`` seen in A -> (queries (N, 2), targets (N, 2), visible (N,), ids (N,))."""
     queries, ids = [np.zeros((0, 2))], [np.zeros(0, int)]
@@ -195,7 +195,7 @@ def keypoint_pairs(frame_a: Frame, frame_b: Frame, object_ids: list[int], rng: n
 
 
 def cross_scene_pair(rng: np.random.Generator, size: Size, object_set: str = "all",
-                     flat_lighting: bool = False) -> tuple[Frame, Frame, list[int]]:
+                     flat_lighting: bool = False) -> tuple[RenderedFrame, RenderedFrame, list[int]]:
     """Two different scenes (own backgrounds and drops) sharing 3-6 object instances.
 
     Returns (frame A, frame B, shared instance ids)."""

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from . import scene as scene_mod
 from .camera import to_mujoco
-from .render import Frame, FrameRenderer, mujoco
+from .render import RenderedFrame, FrameRenderer, mujoco
 from .scene import SceneSpec, build_mjcf
 
 
@@ -115,7 +115,7 @@ class BinCell:
             poses[instance_id] = pose
         return poses
 
-    def render(self, T_world_camera: np.ndarray | None = None, fovy: float | None = None) -> Frame:
+    def render(self, T_world_camera: np.ndarray | None = None, fovy: float | None = None) -> RenderedFrame:
         """Render the fixed overhead camera (no pose given) or the robot camera at ``T_world_camera``."""
         if T_world_camera is None:
             camera = self._camera_ids["overhead"]
@@ -127,7 +127,7 @@ class BinCell:
             mujoco.mj_kinematics(self.model, self.data)
             mujoco.mj_camlight(self.model, self.data)
         rgb, depth, seg, intrinsics, pose = self._renderer.render(self.data, camera)
-        return Frame(rgb, depth, seg, intrinsics, pose, self.object_poses())
+        return RenderedFrame(rgb, depth, seg, intrinsics, pose, self.object_poses())
 
     def close(self) -> None:
         self._renderer.close()

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..execution.executor import ExecutionResult, ExecutorConfig, GraspExecutor
-from ..grasping.pose import Pose
-from ..grasping.workspace import WorkspaceBox
-from . import scene as scene_mod
-from .grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper
+from ...execution.executor import ExecutionReport, ExecutionResult, ExecutorConfig, GraspExecutor
+from ...grasping.pose import Pose
+from ...grasping.workspace import WorkspaceBox
+from ..world import scene as scene_mod
+from ..world.grippers import WORLD_FRAME, ParallelJawSpec, SimulatedGripper
 
 # Grasps must lie inside the bin (world frame, metres).
 BIN_WORKSPACE = WorkspaceBox((-scene_mod.BIN_HALF_SIZE[0], -scene_mod.BIN_HALF_SIZE[1], scene_mod.BIN_FLOOR_Z - 0.005),
@@ -59,21 +59,15 @@ class PickOutcome:
                 "detail": self.detail, "grasp_point": np.round(self.grasp_point, 4).tolist()}
 
 
-def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = None,
-                 config: PickConfig = PickConfig()) -> PickOutcome:
-    """Pick at ``pose`` (world frame, on the surface, z into it); ``width`` (m) for parallel."""
-    if pose.frame != WORLD_FRAME:
-        raise ValueError(f"expected a grasp pose in frame {WORLD_FRAME!r}, got {pose.frame!r}")
-    if gripper.kind == "parallel" and (width is None or not width > 0):
-        raise ValueError(f"a parallel pick needs a positive grasp width, got {width}")
-    start_z = {i: p[2, 3] for i, p in gripper.cell.object_poses().items()}
-    executor = GraspExecutor(gripper, vacuum=gripper, gripper=gripper, config=config.executor)
-    if gripper.kind == "suction":
-        executor.execute_suction(pose)
-    else:
-        executor.execute_parallel(pose, width)
-    executor.wait()
-    report = executor.get_report()
+def object_heights(gripper: SimulatedGripper) -> dict[int, float]:
+    """Every object's height (world z, m) now: what a pick's lift is measured from."""
+    return {i: float(p[2, 3]) for i, p in gripper.cell.object_poses().items()}
+
+
+def judge_pick(gripper: SimulatedGripper, start_z: dict[int, float], report: ExecutionReport, pose: Pose,
+               config: PickConfig = PickConfig()) -> PickOutcome:
+    """What the executor's pick (ended with ``report``) did: held still ``hold_seconds`` when it
+    succeeded, then what is held and how far it rose from ``start_z``; parks the gripper."""
     detail = "held"
     if report.result == ExecutionResult.SUCCEEDED:
         gripper.hold(config.hold_seconds)
@@ -89,6 +83,23 @@ def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = No
     gripper.park()
     success = held is not None and lift >= config.min_lift
     return PickOutcome(success, held, lift, detail if not success else "held", np.asarray(point, float))
+
+
+def execute_pick(gripper: SimulatedGripper, pose: Pose, width: float | None = None,
+                 config: PickConfig = PickConfig()) -> PickOutcome:
+    """Pick at ``pose`` (world frame, on the surface, z into it); ``width`` (m) for parallel."""
+    if pose.frame != WORLD_FRAME:
+        raise ValueError(f"expected a grasp pose in frame {WORLD_FRAME!r}, got {pose.frame!r}")
+    if gripper.kind == "parallel" and (width is None or not width > 0):
+        raise ValueError(f"a parallel pick needs a positive grasp width, got {width}")
+    start_z = object_heights(gripper)
+    executor = GraspExecutor(gripper, vacuum=gripper, gripper=gripper, config=config.executor)
+    if gripper.kind == "suction":
+        executor.execute_suction(pose)
+    else:
+        executor.execute_parallel(pose, width)
+    executor.wait()
+    return judge_pick(gripper, start_z, executor.get_report(), pose, config)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dense_descriptor_ros.model import load_checkpoint
-from dense_descriptor_ros.model.checkpoint import file_hash
+from dense_descriptor_ros.data.documents import DocumentError, read_document
+from dense_descriptor_ros.model.checkpoint import file_hash, load_checkpoint
 from dense_descriptor_ros.model.rotations import rotation_ensemble
 
 FORMATS = ("torchscript", "onnx")
@@ -129,14 +129,9 @@ def read_export_metadata(path: str | Path) -> dict:
     if not meta_file.is_file():
         raise ExportError(f"{path} has no metadata file {meta_file}; export it with ddr export")
     try:
-        metadata = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"metadata {meta_file} is not valid JSON: {exc}") from exc
-    if not isinstance(metadata, dict) or metadata.get("format") != METADATA_FORMAT:
-        raise ExportError(f"{meta_file} is not {METADATA_FORMAT!r} metadata")
-    if metadata.get("version") != METADATA_VERSION:
-        raise ExportError(f"{meta_file} has version {metadata.get('version')}, "
-                          f"this code reads version {METADATA_VERSION}")
+        metadata = read_document(meta_file, METADATA_FORMAT, METADATA_VERSION)
+    except DocumentError as exc:
+        raise ExportError(f"export metadata: {exc}") from exc
     if metadata.get("model_format") not in FORMATS:
         raise ExportError(f"{meta_file} names unknown model format {metadata.get('model_format')!r}")
     return metadata

@@ -18,21 +18,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from ..geometry.camera import project, transform_points
-from ..grasping.keypoint_db import KeypointDatabase, describe_pixels
-from ..grasping.oriented import ParallelGripperConfig, annotated_face_width
-from . import scene as scene_mod
-from .cell import BinCell
-from .objects import ObjectInstance, ObjectType, catalogue
+from ...data.documents import read_document
+from ...geometry.camera import project, transform_points
+from ...grasping.keypoint_db import KeypointDatabase
+from ...grasping.oriented import ParallelGripperConfig, annotated_face_width
+from ...model.descriptor_model import DescriptorModel
+from ..world import scene as scene_mod
+from ..world.cell import BinCell
+from ..world.objects import ObjectInstance, ObjectType, catalogue
+from ..world.render import SIM_FACE_TOLERANCE
 from .pick import PreferredRegion
-from .render import SIM_FACE_TOLERANCE
 
 REFERENCE_FORMAT = "ddr-sim-reference"
+REFERENCE_VERSION = 1
 ANNOTATOR = "simulated-operator"
+# the product each gripper kind is measured on: a box wide for the cup, one narrow for the jaws
+REFERENCE_OBJECT = {"suction": "tea_box", "parallel": "toothpaste_box"}
 PREFERENCE_SPREAD = 0.3  # extra clicks at this fraction of the face half extents around its centre
 AXIS_INSET = 0.7  # axis keypoints at this fraction of the narrow half width from the centre
 
@@ -76,7 +80,7 @@ class ReferenceAnnotation:
 
     def save(self, path: Path) -> Path:
         path = Path(path)
-        document = {"format": REFERENCE_FORMAT, "version": 1, "object_type": self.object_type,
+        document = {"format": REFERENCE_FORMAT, "version": REFERENCE_VERSION, "object_type": self.object_type,
                     "instance_id": self.instance_id, "model_hash": self.model_hash, "radius": self.radius,
                     "database": os.path.relpath(Path(self.database).resolve(), path.parent.resolve()),
                     "faces": [face.to_dict() for face in self.faces]}
@@ -91,9 +95,7 @@ class ReferenceAnnotation:
             raise FileNotFoundError(f"reference annotation not found: {path} "
                                     "(write one with: ddr sim annotate-reference)")
         try:
-            document = json.loads(path.read_text())
-            if document.get("format") != REFERENCE_FORMAT:
-                raise ValueError(f"expected format {REFERENCE_FORMAT!r}")
+            document = read_document(path, REFERENCE_FORMAT, REFERENCE_VERSION)
             return cls(document["object_type"], int(document["instance_id"]),
                        path.parent / document["database"], document["model_hash"],
                        tuple(FaceAnnotation.from_dict(f) for f in document["faces"]), float(document["radius"]))
@@ -141,7 +143,7 @@ def _face_up_pose(instance: ObjectInstance, face: FaceAnnotation, yaw: float) ->
     return pose
 
 
-def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, out_dir: Path,
+def annotate_reference(model: DescriptorModel, database: Path, out_dir: Path,
                        object_type: str, size: tuple[int, int], seed: int = 0) -> ReferenceAnnotation:
     """Render each face of ``object_type`` lying up, click it, store the clicks (with the face's
     width across the axis keypoints, measured in the rendered depth).
@@ -159,24 +161,24 @@ def annotate_reference(model: torch.nn.Module, model_hash: str, database: Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     measure = ParallelGripperConfig(face_tolerance=SIM_FACE_TOLERANCE)
     with BinCell(spec, width, height) as cell, KeypointDatabase(database) as db:
-        if db.model_hashes() - {model_hash}:
-            db.reembed(model, model_hash)
+        if db.model_hashes() - {model.hash}:
+            db.reembed(model)
         for face in faces:
             cell.set_object_pose(instance.instance_id, _face_up_pose(instance, face, rng.uniform(0, np.pi)))
             frame = cell.render()
             T_camera_object = np.linalg.inv(frame.T_world_camera) @ frame.object_poses[instance.instance_id]
             clicks = np.vstack([face.preferences, face.axis_points])
             pixels, _ = project(frame.intrinsics, transform_points(T_camera_object, clicks))
-            descriptors = describe_pixels(model, frame.rgb, pixels)
+            descriptors = model.describe_pixels(frame.rgb, pixels)
             n = len(face.preferences)
             image_name = f"reference_{face.name.replace('/', '_')}.png"
             db.clear_preferences(face.name)
-            db.add_preferences(face.name, frame.rgb, pixels[:n], descriptors[:n], model_hash, ANNOTATOR,
+            db.add_preferences(face.name, frame.rgb, pixels[:n], descriptors[:n], model.hash, ANNOTATOR,
                                image_path=image_name)
             width = annotated_face_width(pixels[n:], frame.depth_or_nan, frame.intrinsics, measure)
-            db.set_axis_keypoints(face.name, frame.rgb, pixels[n:], descriptors[n:], model_hash, ANNOTATOR,
+            db.set_axis_keypoints(face.name, frame.rgb, pixels[n:], descriptors[n:], model.hash, ANNOTATOR,
                                   image_path=image_name, face_width=width)
             Image.fromarray(frame.rgb).save(out_dir / image_name)
-    annotation = ReferenceAnnotation(object_type, instance.instance_id, Path(database), model_hash, tuple(faces))
+    annotation = ReferenceAnnotation(object_type, instance.instance_id, Path(database), model.hash, tuple(faces))
     annotation.save(out_dir / "reference.json")
     return annotation

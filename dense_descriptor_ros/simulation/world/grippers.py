@@ -34,13 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from ..execution.backends import BackendTimeout, GripperError, GripperState, MotionExecutionError
-from ..grasping.pose import Pose
+from ...execution.backends import BackendTimeout, GripperError, GripperState, MotionExecutionError
+from ...grasping.gripper import GRIPPER_KINDS, ParallelJaw, SuctionCup
+from ...grasping.pose import Pose
 from . import scene as scene_mod
 from .cell import BinCell
 from .render import mujoco
 
-GRIPPER_KINDS = ("suction", "parallel")
 TOOL_BODY = "gripper"
 TARGET_BODY = "gripper_target"
 PARK_POSITION = (3.0, 3.0, 1.0)  # out of every camera's view
@@ -52,10 +52,9 @@ class SealError(GripperError):
 
 
 @dataclass(frozen=True)
-class SuctionCupSpec:
-    """A bellows suction cup (metres, degrees, newtons)."""
+class SuctionCupSpec(SuctionCup):
+    """The cell's suction cup (``grasping.gripper``) with its physics (metres, degrees, newtons)."""
 
-    radius: float = 0.012
     seal_gap: float = 0.008  # the bellows lip closes gaps up to this between rim and surface
     max_tilt_deg: float = 20.0
     max_force: float = 25.0  # vacuum holding force
@@ -63,21 +62,11 @@ class SuctionCupSpec:
 
 
 @dataclass(frozen=True)
-class ParallelJawSpec:
-    """A parallel-jaw gripper (metres, newtons)."""
+class ParallelJawSpec(ParallelJaw):
+    """The cell's parallel-jaw gripper (``grasping.gripper``) with its physics (newtons)."""
 
-    max_opening: float = 0.085
-    finger_length: float = 0.05
-    finger_thickness: float = 0.008
-    finger_width: float = 0.02
-    palm_length: float = 0.04  # along the tool x; it spans the fingers' travel along y
-    palm_height: float = 0.02
     friction: float = 1.2
     stiffness: float = 2000.0  # N/m of each finger's position servo, before the effort limit
-
-    @property
-    def palm_width(self) -> float:
-        return self.max_opening + 2 * self.finger_thickness + 0.01
 
 
 @dataclass(frozen=True)

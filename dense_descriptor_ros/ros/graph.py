@@ -1,0 +1,111 @@
+"""The cell graphs, described once: which nodes run, with which parameters and remappings.
+
+``launch`` is not on PyPI, so one ROS-agnostic description serves both ways of starting a
+graph: the launch files turn it into launch_ros ``Node`` actions (:func:`launch_nodes`), and
+``ddr sim pick --through-ros`` starts the very same nodes as processes
+(``ros.graph_processes``). Parameters are config files (``config/<name>.yaml``) and values,
+applied in order; a value may be an :class:`Arg`, a launch argument. A cell carries one gripper
+kind: the planner node and executor of that kind start, so an operator's click reaches the one
+annotation it is meant for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+COLOR = "camera/camera/color/image_raw"
+COLOR_INFO = "camera/camera/color/camera_info"
+DEPTH = "camera/camera/aligned_depth_to_color/image_raw"
+CAMERA_INPUTS = (("image", COLOR), ("depth", DEPTH), ("camera_info", COLOR_INFO))
+# each gripper kind's planner node, and what the executor reads of it
+PLANNER_NODES = {"suction": ("heatmap_node", ()),
+                 "parallel": ("oriented_grasp_node", (("grasp", "oriented_grasp"),
+                                                      ("grasp/confidence", "oriented_grasp/confidence"),
+                                                      ("grasp/width", "oriented_grasp/width")))}
+
+
+# the sim cell's launch arguments, passed on to the cell node under the same names
+SIM_CELL_ARGUMENTS = ("gripper", "reference", "seed", "first_trial", "width", "height")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A launch argument's value, named."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: its executable (also its name), parameters in order, remappings, and the
+    gripper kind it belongs to (None: every kind)."""
+
+    executable: str
+    parameters: tuple[str | dict[str, Any], ...] = ()
+    remappings: tuple[tuple[str, str], ...] = ()
+    gripper: str | None = None
+
+
+def perception_graph(overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
+    """Descriptor node, each gripper kind's planner node and executor; ``overrides`` add values
+    per executable after its config file."""
+    extra = overrides or {}
+    model = {"model_path": Arg("model")}
+    nodes = [NodeSpec("descriptor_node", ("descriptor_node", model, extra.get("descriptor_node", {})),
+                      (("image", COLOR), ("camera_info", COLOR_INFO)))]
+    for kind, (planner, executor_remaps) in PLANNER_NODES.items():
+        nodes.append(NodeSpec(planner, (planner, {**model, "database": Arg("database")}, extra.get(planner, {})),
+                              CAMERA_INPUTS, kind))
+        executor = {"gripper": kind, "backend": Arg("executor_backend"), **extra.get("grasp_executor", {})}
+        nodes.append(NodeSpec("grasp_executor", ("grasp_executor", executor), executor_remaps, kind))
+    return nodes
+
+
+def sim_cell_graph(appearance: dict[str, float] | None = None) -> list[NodeSpec]:
+    """The simulated cell (``sim_cell``) and the perception graph, every number that describes
+    the cell taken from the simulation itself: camera pose, workspace, the cup and the jaw, the
+    executor's motions (those ``ddr sim pick`` runs in process); ``appearance`` overrides the
+    planner nodes' colour check (``appearance_*`` parameters)."""
+    from dense_descriptor_ros.ros.gripper_parameters import EXECUTOR_PARAMETERS, PARALLEL_PARAMETERS
+    from dense_descriptor_ros.simulation.experiments.pick import BIN_WORKSPACE, SIM_EXECUTOR
+    from dense_descriptor_ros.simulation.experiments.pick_trials import cell_parallel_config, cell_suction_config
+    from dense_descriptor_ros.simulation.world.grippers import WORLD_FRAME
+    from dense_descriptor_ros.simulation.world.scene import overhead_camera_pose
+
+    workspace = {"workspace_min": [float(v) for v in BIN_WORKSPACE.lower],
+                 "workspace_max": [float(v) for v in BIN_WORKSPACE.upper]}
+    place = {"target_frame": WORLD_FRAME, "camera_frame": "", **workspace,
+             "camera_pose": [float(v) for v in overhead_camera_pose().ravel()], **(appearance or {})}
+    suction, parallel = cell_suction_config(), cell_parallel_config()
+    overrides = {
+        "descriptor_node": {"device": "cpu", "half": False},  # the in-process trials' precision
+        "heatmap_node": {**place, "min_confidence": suction.min_confidence, "cup_radius": suction.cup_radius},
+        "oriented_grasp_node": {**place, **{name: getattr(parallel, config_field)
+                                            for name, (config_field, _) in PARALLEL_PARAMETERS.items()}},
+        "grasp_executor": {**workspace, **{name: getattr(SIM_EXECUTOR, name) for name in EXECUTOR_PARAMETERS}},
+    }
+    cell = NodeSpec("sim_cell", ("sim_cell", {name: Arg(name) for name in SIM_CELL_ARGUMENTS}))
+    return [cell, *perception_graph(overrides)]
+
+
+def launch_nodes(specs: list[NodeSpec], config_dir: str) -> list[Any]:
+    """``specs`` as launch_ros ``Node`` actions (arguments as LaunchConfigurations; a gripper
+    kind's nodes only when the ``gripper`` argument names it)."""
+    import os
+
+    from launch.conditions import IfCondition
+    from launch.substitutions import EqualsSubstitution, LaunchConfiguration
+    from launch_ros.actions import Node
+
+    def value(v: Any) -> Any:
+        return LaunchConfiguration(v.name) if isinstance(v, Arg) else v
+
+    def parameters(spec: NodeSpec) -> list[Any]:
+        return [os.path.join(config_dir, f"{p}.yaml") if isinstance(p, str) else {k: value(v) for k, v in p.items()}
+                for p in spec.parameters]
+
+    return [Node(package="dense_descriptor_ros", executable=spec.executable, output="screen",
+                 parameters=parameters(spec), remappings=list(spec.remappings),
+                 condition=None if spec.gripper is None else
+                 IfCondition(EqualsSubstitution(LaunchConfiguration("gripper"), spec.gripper)))
+            for spec in specs]

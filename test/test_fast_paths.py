@@ -24,7 +24,7 @@ from skimage import data
 from dense_descriptor_ros.evaluation.pairs import load_pairs
 from dense_descriptor_ros.evaluation.predict import predict_pairs
 from dense_descriptor_ros.evaluation.synthetic_pairs import make_homography_pairs
-from dense_descriptor_ros.model import autocast_context
+from dense_descriptor_ros.model import DescriptorModel, autocast_context
 from dense_descriptor_ros.model import inference
 from dense_descriptor_ros.model.inference import fast_precision, prepare_for_inference
 
@@ -59,7 +59,7 @@ def fast_forward(model: torch.nn.Module, images: torch.Tensor, precision: str,
 
 
 def predictions(model: torch.nn.Module, pairs, images, precision: str) -> np.ndarray:
-    predicted = predict_pairs(model, pairs, images, device="cpu", progress=False, precision=precision)
+    predicted = predict_pairs(DescriptorModel.of(model, precision=precision), pairs, images, progress=False)
     return np.concatenate([np.asarray(pair.predictions) for pair in predicted])
 
 

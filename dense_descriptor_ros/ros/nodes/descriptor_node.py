@@ -1,19 +1,13 @@
 """descriptor_node: colour images in, stride-8 dense descriptor images out.
 
 Subscribes ``image`` (sensor_msgs/Image, rgb8/bgr8/rgba8/bgra8/mono8) and ``camera_info``;
-publishes ``descriptors`` (sensor_msgs/Image ``32FC<D>``, one D-vector per stride-8 cell,
-same header as the input) and ``descriptors/camera_info`` (intrinsics scaled to the
-descriptor grid, once a camera_info has arrived). Topic names are relative: remap them.
+publishes ``descriptors`` (``32FC<D>``, one D-vector per stride-8 cell, the input's header) and
+``descriptors/camera_info`` (intrinsics scaled to the grid). Topic names are relative: remap them.
 
-Parameters (read at start-up):
-  model_path   checkpoint written by ``ddr train`` (required)
-  device       torch device, ``cuda`` (default; falls back to cpu when absent) or ``cpu``
-  half         autocast the network: fp16 on CUDA, bf16 on CPUs that compute it in hardware
-               (elsewhere bf16 is emulated and slower than fp32, so fp32 runs)
-  compile      torch.compile the network (about 10% faster on CPU; the first frame of each
-               size compiles for seconds)
-  input_width, input_height   resize frames to this size first (0 = keep the camera's size)
-  max_age_s    drop frames older than this when they arrive (0 = never)
+Parameters (read at start-up; config/descriptor_node.yaml): ``model_path`` (a checkpoint or an
+export, required), ``device`` (cuda falls back to cpu), ``half`` (fp16 on CUDA, bf16 where the CPU
+computes it in hardware, else fp32), ``compile`` (checkpoints only; the first frame of each size
+compiles for seconds), ``input_width``/``input_height`` (0: the camera's size), ``max_age_s``.
 
 The image subscription keeps one message (best effort, so it also matches best-effort camera
 drivers): when inference is slower than the camera, older frames are replaced, not queued.
@@ -26,21 +20,17 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image as PILImage
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
-from dense_descriptor_ros.model.export import metadata_path
+from dense_descriptor_ros.messages import (camera_info_to_intrinsics, image_to_rgb, intrinsics_to_camera_info,
+                                           numpy_to_image)
 from dense_descriptor_ros.model.descriptor_model import DescriptorModel
+from dense_descriptor_ros.model.export import metadata_path
 from dense_descriptor_ros.ros.spin import spin_node
-from dense_descriptor_ros.messages import (
-    camera_info_to_intrinsics,
-    image_to_rgb,
-    intrinsics_to_camera_info,
-    numpy_to_image,
-)
+from dense_descriptor_ros.ros.typed_parameters import declare
 
 LATENCY_LOG_PERIOD_S = 5.0
 
@@ -50,13 +40,13 @@ class DescriptorNode(Node):
 
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("descriptor_node", **node_kwargs)
-        model_path = self._declare("model_path", "", "checkpoint file written by ddr train")
-        device = self._declare("device", "cuda", "torch device: cuda or cpu (cuda falls back to cpu)")
-        half = self._declare("half", False, "half-precision autocast: fp16 on CUDA, bf16 on CPUs with it in hardware")
-        compile_model = self._declare("compile", False, "torch.compile the network (checkpoints only)")
-        width = self._declare("input_width", 0, "resize width before inference (0: camera width)")
-        height = self._declare("input_height", 0, "resize height before inference (0: camera height)")
-        self.max_age_s = self._declare("max_age_s", 0.5, "drop frames older than this (0: never)")
+        model_path = declare(self, "model_path", "", "checkpoint file written by ddr train")
+        device = declare(self, "device", "cuda", "torch device: cuda or cpu (cuda falls back to cpu)")
+        half = declare(self, "half", False, "half-precision autocast: fp16 on CUDA, bf16 on CPUs with it in hardware")
+        compile_model = declare(self, "compile", False, "torch.compile the network (checkpoints only)")
+        width = declare(self, "input_width", 0, "resize width before inference (0: camera width)")
+        height = declare(self, "input_height", 0, "resize height before inference (0: camera height)")
+        self.max_age_s = declare(self, "max_age_s", 0.5, "drop frames older than this (0: never)")
         if not model_path:
             raise ValueError("parameter model_path is required (a checkpoint written by ddr train)")
         if (width > 0) != (height > 0) or width < 0 or height < 0:
@@ -74,20 +64,12 @@ class DescriptorNode(Node):
         self.get_logger().info(f"loaded {self.model}")
 
         self.camera_info: CameraInfo | None = None
-        self.processed = self.stale = self.malformed = 0
-        self.total_latency_s = 0.0
+        self.processed, self.stale, self.malformed, self.total_latency_s = 0, 0, 0, 0.0
         latest_only = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.image_sub = self.create_subscription(Image, "image", self.on_image, latest_only)
-        self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, latest_only)
+        self.create_subscription(CameraInfo, "camera_info", lambda msg: setattr(self, "camera_info", msg), latest_only)
         self.descriptor_pub = self.create_publisher(Image, "descriptors", QoSProfile(depth=1))
         self.info_pub = self.create_publisher(CameraInfo, "descriptors/camera_info", QoSProfile(depth=1))
-
-    def _declare(self, name: str, default: Any, description: str) -> Any:
-        descriptor = ParameterDescriptor(description=description, read_only=True)
-        return self.declare_parameter(name, default, descriptor).value
-
-    def on_camera_info(self, msg: CameraInfo) -> None:
-        self.camera_info = msg
 
     def frame_age_s(self, msg: Image) -> float | None:
         """Seconds since the frame's stamp, or None for an unstamped frame."""

@@ -5,7 +5,8 @@ topic layout (camera/camera/color/..., camera/camera/aligned_depth_to_color/...)
 parameters and remappings are ``dense_descriptor_ros.ros.graph.perception_graph``, the
 description ``ddr sim pick --through-ros`` starts too.
 Arguments: model (checkpoint), database (keypoint database), gripper (suction | parallel),
-executor_backend (moveit | sim | fake; each cell declares its own default).
+executor_backend (moveit | sim | fake; each cell declares its own default), cell (parameter file
+of the cell: camera pose, target frame, workspace; default config/cell.yaml).
 """
 import os
 
@@ -13,7 +14,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
-from dense_descriptor_ros.ros.graph import launch_nodes, perception_graph
+from dense_descriptor_ros.ros.graph import REAL_CELL, launch_nodes, perception_graph
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
 
@@ -27,5 +28,8 @@ def generate_launch_description():
         DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
                               description="moveit: the robot; sim: the simulated cell node; fake: no motion, "
                                           "the pick sequence is checked and reported"),
+        DeclareLaunchArgument(REAL_CELL, default_value=os.path.join(CONFIG, "cell.yaml"),
+                              description="the cell's parameter file: camera pose (hand-eye calibration), "
+                                          "target frame, workspace; every grasp node and the executor read it"),
         *launch_nodes(perception_graph(), CONFIG),
     ])

@@ -3,7 +3,8 @@
 ros2 launch dense_descriptor_ros realsense_cell.launch.py model:=... database:=... camera:=0123456
 Arguments: camera (serial_no, '' = first found; passed as text, so an all-digit serial keeps its
 digits), recording (RealSense .db3/.bag to play instead), gripper (suction | parallel), model,
-database, executor_backend (moveit | sim | fake).
+database, executor_backend (moveit | sim | fake), cell (the cell's parameter file: camera pose, target
+frame, workspace; default config/cell.yaml).
 """
 import os
 
@@ -20,7 +21,7 @@ CONFIG = os.path.join(os.path.dirname(HERE), "config")
 
 def generate_launch_description():
     graph_arguments = {name: LaunchConfiguration(name)
-                       for name in ("model", "database", "gripper", "executor_backend")}
+                       for name in ("model", "database", "gripper", "executor_backend", "cell")}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="RealSense serial_no ('' = first found)"),
         DeclareLaunchArgument("recording", default_value="", description="play this recording instead"),
@@ -29,6 +30,9 @@ def generate_launch_description():
         DeclareLaunchArgument("database", description="keypoint database file"),
         DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
                               description="moveit: the robot; fake: a dry run, picks checked and reported"),
+        DeclareLaunchArgument("cell", default_value=os.path.join(CONFIG, "cell.yaml"),
+                              description="the cell's parameter file: camera pose (hand-eye calibration), "
+                                          "target frame, workspace"),
         Node(package="dense_descriptor_ros", executable="realsense_camera", output="screen",
              parameters=[os.path.join(CONFIG, "realsense_camera.yaml"),
                          {"serial_no": ParameterValue(LaunchConfiguration("camera"), value_type=str),

@@ -4,7 +4,8 @@ the graph expects (camera/camera/...).
 ros2 launch dense_descriptor_ros zivid_cell.launch.py model:=... database:=... camera:=2020C0DE
 Arguments: camera (serial_number, '' = first found; passed as text, so an all-digit serial keeps
 its digits), settings (Zivid settings YAML), gripper (suction | parallel), model, database,
-executor_backend (moveit | sim | fake).
+executor_backend (moveit | sim | fake), cell (the cell's parameter file: camera pose, target frame,
+workspace; default config/cell.yaml).
 """
 import os
 
@@ -25,7 +26,7 @@ TO_GRAPH_LAYOUT = [("color/image_color", "camera/camera/color/image_raw"),
 
 def generate_launch_description():
     graph_arguments = {name: LaunchConfiguration(name)
-                       for name in ("model", "database", "gripper", "executor_backend")}
+                       for name in ("model", "database", "gripper", "executor_backend", "cell")}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="Zivid serial number ('' = first found)"),
         DeclareLaunchArgument("settings", default_value=os.path.join(CONFIG, "zivid_settings.yaml"),
@@ -35,6 +36,9 @@ def generate_launch_description():
         DeclareLaunchArgument("database", description="keypoint database file"),
         DeclareLaunchArgument("executor_backend", default_value="moveit", choices=["moveit", "sim", "fake"],
                               description="moveit: the robot; fake: a dry run, picks checked and reported"),
+        DeclareLaunchArgument("cell", default_value=os.path.join(CONFIG, "cell.yaml"),
+                              description="the cell's parameter file: camera pose (hand-eye calibration), "
+                                          "target frame, workspace"),
         Node(package="dense_descriptor_ros", executable="zivid_camera", output="screen",
              parameters=[os.path.join(CONFIG, "zivid_camera.yaml"),
                          {"serial_number": ParameterValue(LaunchConfiguration("camera"), value_type=str),

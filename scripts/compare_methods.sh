@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Reproduces the method comparison of docs/results.md on the simulated cell:
-# data -> six rows (random init, XFeat, identical-view, CCL, CCL + identical-view, geometric)
-# -> evaluation on held-out cross-scene pairs -> OUT/results.md.
-# Budgets are environment variables so a GPU machine can run the paper-sized version:
-#   OUT SIZE CROP WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS TRAIN_IMAGES TEST_PAIRS
+# data -> six rows (the untrained start, XFeat, identical-view, CCL, CCL + identical-view,
+# geometric) -> evaluation on held-out cross-scene pairs and, where `ddr pairs stereo` can build
+# them, real stereo pairs -> OUT/results_*.md.
+# BACKBONE=resnet18 starts from random weights (WIDTH scales it); BACKBONE=xfeat from XFeat's
+# pretrained trunk (COLOUR=1 adds colour input). Budgets are environment variables so a GPU
+# machine can run the paper-sized version:
+#   OUT SIZE CROP BACKBONE COLOUR WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS
+#   IV_LR CCL_LR GEO_LR PARTNER_GAP TRAIN_IMAGES TEST_PAIRS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
 OUT=${OUT:-runs/compare}
 SIZE=${SIZE:-240x320}        # rendered and evaluated size
 CROP=${CROP:-128x160}        # native-scale training crops (unordered images)
-WIDTH=${WIDTH:-32}           # backbone width (64 = standard ResNet-18)
+BACKBONE=${BACKBONE:-resnet18}
+COLOUR=${COLOUR:-0}          # xfeat: 1 = colour input beside its grey one
+WIDTH=${WIDTH:-32}           # resnet: backbone width (64 = standard ResNet-18)
+IV_LR=${IV_LR:-5e-4}
+CCL_LR=${CCL_LR:-1e-4}
+GEO_LR=${GEO_LR:-3e-4}
+PARTNER_GAP=${PARTNER_GAP:-}  # CCL: B within this many frames of A (a recording's heap); empty: any image
 STEPS=${STEPS:-100}          # steps per epoch
 IV_EPOCHS=${IV_EPOCHS:-3}
 CCL_EPOCHS=${CCL_EPOCHS:-2}
@@ -31,25 +41,38 @@ data=$OUT/data
   $DDR sim dataset --kind cross-scene-pairs --out "$data/test_seen" --count 40 --size "$SIZE" \
     --object-set train --seed 5
 
-common=(--width "$WIDTH" --descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
+if [ "$BACKBONE" = xfeat ]; then
+  common=(--backbone xfeat); start=pretrained
+  [ "$COLOUR" = 1 ] && common+=(--colour)
+else
+  common=(--backbone "$BACKBONE" --width "$WIDTH"); start=random_init
+fi
+common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
 # later options win: per-row settings after the common ones
 train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "${common[@]}" "$@" --out "$OUT/$name"; }
 
-train random_init --method identical-view "${unordered[@]}" --epochs 0
-train identical_view --method identical-view "${unordered[@]}" --epochs "$IV_EPOCHS" --lr 5e-4
-train ccl --method ccl "${unordered[@]}" --epochs "$CCL_EPOCHS" --lr 1e-4 --init "$OUT/identical_view/best.pt"
-train ccl_identical_view --method ccl+identical-view "${unordered[@]}" --epochs "$CCL_EPOCHS" --lr 1e-4 \
-  --init "$OUT/identical_view/best.pt"
+train $start --method identical-view "${unordered[@]}" --epochs 0
+train identical_view --method identical-view "${unordered[@]}" --epochs "$IV_EPOCHS" --lr "$IV_LR"
+cycle=(--epochs "$CCL_EPOCHS" --lr "$CCL_LR" --init "$OUT/identical_view/best.pt")
+[ -n "$PARTNER_GAP" ] && cycle+=(--partner-gap "$PARTNER_GAP")
+train ccl --method ccl "${unordered[@]}" "${cycle[@]}"
+train ccl_identical_view --method ccl+identical-view "${unordered[@]}" "${cycle[@]}"
 train geometric --method geometric --data "$data/rgbd" --size "$SIZE" --epochs "$GEO_EPOCHS" \
-  --steps-per-epoch "$GEO_STEPS" --lr 3e-4
+  --steps-per-epoch "$GEO_STEPS" --lr "$GEO_LR"
 
-models=(random_init:$OUT/random_init/best.pt identical_view:$OUT/identical_view/best.pt
+models=($start:$OUT/$start/best.pt identical_view:$OUT/identical_view/best.pt
         ccl:$OUT/ccl/best.pt ccl_identical_view:$OUT/ccl_identical_view/best.pt
         geometric:$OUT/geometric/best.pt)
 if $DDR evaluate --help | grep -q xfeat; then models+=(xfeat:xfeat); fi
-# test: unseen label variants; test_seen: training objects in new heaps
-for set in test test_seen; do
+# real photographs with ground truth (evaluation only): Middlebury Aloe (Debian opencv-doc) and
+# Motorcycle (scikit-image)
+for source in middlebury-aloe skimage-motorcycle; do
+  [ -f "$data/stereo_$source/pairs.json" ] || \
+    $DDR pairs stereo --source "$source" --size "$SIZE" --out "$data/stereo_$source"
+done
+# test: unseen label variants; test_seen: training objects in new heaps; stereo_*: real photos
+for set in test test_seen stereo_middlebury-aloe stereo_skimage-motorcycle; do
   for entry in "${models[@]}"; do
     name=${entry%%:*}; model=${entry#*:}
     [ -f "$OUT/eval_$set/$name/metrics.json" ] || \

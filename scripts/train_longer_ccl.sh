@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The longer CCL + identical-view run of docs/results.md: the comparison's identical-view
+# The longer CCL + identical-view run of docs/experiments.md: the comparison's identical-view
 # checkpoint (scripts/compare_methods.sh) continued with CCL + 0.1 x identical-view for three
 # times the comparison row's CCL budget (600 steps), then scored on both cross-scene test sets.
 set -euo pipefail

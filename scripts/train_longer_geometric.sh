@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The longer geometric runs of docs/results.md: the comparison's geometric checkpoint
+# The longer geometric runs of docs/experiments.md: the comparison's geometric checkpoint
 # (scripts/compare_methods.sh) continued on 5x the posed RGB-D data (8 + 32 heaps), once on
 # 128x160 native-scale crops (FIT=crop) and once on full frames (FIT=resize, the default), with
 # the best epoch chosen by AUC@50 on 40 held-out cross-scene pairs of training objects (not the

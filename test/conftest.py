@@ -53,3 +53,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line(f"FAILED (DDR_REQUIRE_ALL_TIERS=1): {problem}", red=True)
     if problems:
         session.exitstatus = 1
+
+
+@pytest.fixture
+def run_ddr(monkeypatch):
+    """``ddr`` with only the evaluation commands registered (the others are not needed)."""
+    import dense_descriptor_ros.cli.main as cli_main
+
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("dense_descriptor_ros.cli.match",
+                                                      "dense_descriptor_ros.cli.evaluate",
+                                                      "dense_descriptor_ros.cli.pairs"))
+    return lambda *argv: cli_main.main([str(a) for a in argv])

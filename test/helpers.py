@@ -1,6 +1,9 @@
 """Small builders shared by the tests: tiny models and one-hot descriptor fields."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 
@@ -23,3 +26,15 @@ def smooth_field(h: int, w: int, dim: int = 8, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     coarse = torch.randn(1, dim, max(2, h // 3), max(2, w // 3), generator=g)
     return F.normalize(F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False), dim=1)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run on ``count`` threads whatever earlier test modules set: float sums run in another
+    order on another thread count, and a short training run follows that order."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,4 +1,4 @@
-"""ROS-free pieces of the grasp nodes: stamp matching, overlay colours, top-k, clicks, camera pose."""
+"""ROS-free pieces of the grasp nodes: overlay colours, top-k, clicks, camera pose."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,6 @@ from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, transf
 from dense_descriptor_ros.grasping.annotation import (AxisClicks, ClickError, descriptor_at, pixel_from_point,
                                                       point_in_camera)
 from dense_descriptor_ros.grasping.candidates import candidate_poses
-from dense_descriptor_ros.grasping.frame_sync import FrameSynchronizer
 from dense_descriptor_ros.grasping.heatmap import Heatmap
 from dense_descriptor_ros.grasping.overlay import colourize, heatmap_overlay
 from dense_descriptor_ros.grasping.transforms import (StaticCameraPose, TransformUnavailableError,
@@ -18,20 +17,6 @@ from dense_descriptor_ros.grasping.transforms import (StaticCameraPose, Transfor
 from dense_descriptor_ros.matching import pixel_to_grid, sample_descriptors
 
 CAMERA = Intrinsics(fx=100.0, fy=100.0, cx=31.5, cy=23.5, width=64, height=48)
-
-
-def test_frames_pair_by_stamp_in_any_order_and_once() -> None:
-    sync = FrameSynchronizer(("descriptors", "image", "depth"), tolerance_ns=1000)
-    assert sync.add("image", 10_000, "i1") is None
-    assert sync.add("depth", 20_000, "d2") is None
-    assert sync.add("depth", 10_500, "d1") is None  # within tolerance of i1
-    assert sync.add("image", 20_000, "i2") is None
-    assert sync.add("descriptors", 10_000, "f1") == (10_000, {"descriptors": "f1", "image": "i1", "depth": "d1"})
-    assert sync.add("descriptors", 10_000, "f1 again") is None  # i1/d1 were used
-    assert sync.add("descriptors", 20_000, "f2") == (20_000, {"descriptors": "f2", "image": "i2", "depth": "d2"})
-    assert sync.pending() == {"descriptors": 0, "image": 0, "depth": 0}
-    with pytest.raises(ValueError, match="unknown stream"):
-        sync.add("mask", 1, None)
 
 
 def test_overlay_blends_the_colour_map() -> None:

@@ -9,7 +9,7 @@ import dense_descriptor_ros
 PACKAGE = Path(dense_descriptor_ros.__file__).parent
 ROS_MODULES = {"rclpy", "sensor_msgs", "geometry_msgs", "std_msgs", "std_srvs", "visualization_msgs",
                "builtin_interfaces", "tf2_ros", "moveit_msgs", "control_msgs", "launch", "launch_ros",
-               "cv_bridge", "message_filters"}
+               "cv_bridge", "message_filters", "diagnostic_msgs", "lifecycle_msgs", "rcl_interfaces"}
 
 
 def imported_roots(path: Path) -> set[str]:

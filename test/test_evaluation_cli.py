@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-import dense_descriptor_ros.cli.main as cli_main
 from dense_descriptor_ros.cli.arguments import parse_size, parse_size_list
 from dense_descriptor_ros.augmentation import AugmentationConfig
 from dense_descriptor_ros.data.images import read_rgb
@@ -51,15 +50,6 @@ def sources(tmp_path):
     for i in range(2):
         Image.fromarray(textured_image(56, 72, i)).save(folder / f"tex{i}.png")
     return folder
-
-
-@pytest.fixture
-def run_ddr(monkeypatch):
-    """``ddr`` with only the evaluation commands registered (the others are not needed here)."""
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("dense_descriptor_ros.cli.match",
-                                                      "dense_descriptor_ros.cli.evaluate",
-                                                      "dense_descriptor_ros.cli.pairs"))
-    return lambda *argv: cli_main.main([str(a) for a in argv])
 
 
 @pytest.fixture
@@ -238,3 +228,19 @@ def test_sizes_parse_in_either_order_to_height_width():
             parse_size(bad)
     with pytest.raises(argparse.ArgumentTypeError, match="no size"):
         parse_size_list(" , ", order="WxH")
+
+
+def test_ccl_ablation_table_and_plot_from_evaluated_runs(tmp_path):
+    from dense_descriptor_ros.evaluation.ablation import ablation
+
+    for name, auc in {"q0.2_scaled": 0.12, "q1.0_scaled": 0.10, "q0.2_unscaled": 0.09,
+                      "identical_view": 0.5}.items():  # a run of another name is not a row
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"pck@10": auc / 2, "auc@50": auc}))
+    rows = ablation(tmp_path, tmp_path / "ablation.md")
+    assert [(r["quantile"], r["variance scaling"], r["auc@50"]) for r in rows] == \
+        [(0.2, True, 0.12), (1.0, True, 0.10), (0.2, False, 0.09)]
+    assert (tmp_path / "ablation.png").stat().st_size > 1000
+    assert "| 0.200 | False | 0.045 | 0.090 |" in (tmp_path / "ablation.md").read_text()
+    with pytest.raises(FileNotFoundError, match="q<quantile>"):
+        ablation(tmp_path / "identical_view", tmp_path / "none.md")

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dense_descriptor_ros.ros.graph import CELL_PARAMETERS
+from dense_descriptor_ros.ros.graph_processes import file_parameters
+
 from launch_standins import (
     CONFIG_DIR,
     PACKAGE,
@@ -160,9 +163,10 @@ def test_training_bag_records_the_camera_topics_without_ros2_bag() -> None:
 def test_parameter_files_are_one_per_launched_node() -> None:
     files = node_parameter_files()
     launched = {node.executable for _, node in all_nodes()}
-    names = {name for name, _ in files.values()}
-    assert {f"{n}.yaml" for n in launched} <= {p.name for p in files}, "a launched node has no config/<node>.yaml"
-    assert {p.stem for p in files} == names, "config/<node>.yaml must configure the node <node>"
+    own = {path: name for path, (name, _) in files.items() if name != "/**"}  # "/**": every node's
+    assert {f"{n}.yaml" for n in launched} <= {p.name for p in own}, "a launched node has no config/<node>.yaml"
+    assert {p.stem for p in own} == set(own.values()), "config/<node>.yaml must configure the node <node>"
+    assert [p.name for p in files if p not in own] == ["cell.yaml"]
     settings = yaml.safe_load((CONFIG_DIR / "zivid_settings.yaml").read_text())
     from dense_descriptor_ros.cameras.zivid import load_settings
 
@@ -222,3 +226,82 @@ def test_an_all_digit_camera_serial_reaches_the_node_as_text(cell: str, paramete
     inline = {k: v for item in camera.parameters if isinstance(item, dict) for k, v in item.items()}
     assert parameter_value(inline[parameter], {"camera": "0123456"}) == "0123456"
     assert parameter_value(inline[parameter], {"camera": ""}) == ""
+
+
+def cell_values(node: Node, arguments: dict[str, str]) -> dict:
+    """The cell's parameters as ``node`` ends up with them: its files and values in order."""
+    values = {}
+    for item in node.parameters:
+        if isinstance(item, str):
+            values.update(file_parameters(Path(item), node.executable))
+        elif isinstance(item, LaunchConfiguration):  # a parameter file named by a launch argument
+            values.update(file_parameters(Path(arguments[item.variable_name]), node.executable))
+        else:
+            values.update({k: parameter_value(v, arguments) for k, v in item.items()})
+    return {k: v for k, v in values.items() if k in CELL_PARAMETERS}
+
+
+def test_the_cell_is_written_once() -> None:
+    """camera_pose was written in heatmap_node.yaml and in oriented_grasp_node.yaml (and the
+    workspace in the executor's too): one edit could leave the nodes with two cameras. The cell's
+    parameters are in config/cell.yaml alone, for every node."""
+    writers = {path.name: (name, sorted(set(values) & set(CELL_PARAMETERS)))
+               for path, (name, values) in node_parameter_files().items() if set(values) & set(CELL_PARAMETERS)}
+    assert writers == {"cell.yaml": ("/**", sorted(CELL_PARAMETERS))}
+
+
+CALIBRATED = {"target_frame": "base", "camera_frame": "", "camera_pose": [0.1, 0.2, 0.9, 1.0, 0.0, 0.0, 0.0],
+              "workspace_min": [0.0, 0.0, 0.0], "workspace_max": [1.0, 1.0, 1.0]}
+GRASP_READERS = {"heatmap_node", "oriented_grasp_node", "grasp_executor"}
+
+
+def calibrated_cell(folder: Path) -> Path:
+    """A cell file of the operator's own (another camera pose), passed as cell:=..."""
+    path = folder / "my_cell.yaml"
+    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": CALIBRATED}}))
+    return path
+
+
+@pytest.mark.parametrize("launch_file", ["perception_graph", "sim_cell"])
+def test_every_node_that_places_or_checks_grasps_reads_the_one_cell(launch_file: str, tmp_path: Path) -> None:
+    """Both planner nodes and every executor of a launch end with the same camera pose, frames
+    and workspace: the real cell's file (the `cell` argument), or the simulation's values."""
+    description = load_launch(REPO / "launch" / f"{launch_file}.launch.py")
+    arguments = {**{n: a.default_value for n, a in description.arguments.items() if a.default_value is not None},
+                 "model": "model.pt", "database": "keypoints.db"}
+    readers = [n for n in description.of(Node) if n.executable in GRASP_READERS]
+    assert len(readers) == 4  # a planner and an executor per gripper kind
+    seen = [cell_values(node, arguments) for node in readers]
+    assert all(values == seen[0] for values in seen) and set(seen[0]) == set(CELL_PARAMETERS), seen
+    if launch_file == "perception_graph":
+        assert seen[0] == file_parameters(CONFIG_DIR / "cell.yaml", "heatmap_node")
+        mine = dict(arguments, cell=str(calibrated_cell(tmp_path)))
+        assert [cell_values(node, mine) for node in readers] == [CALIBRATED] * 4
+    else:
+        assert seen[0]["target_frame"] == "world" and seen[0]["camera_pose"][11] == 1.05  # the scene's camera
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_each_real_cell_passes_its_cell_file_on(cell: str) -> None:
+    description = load_launch(REPO / "launch" / f"{cell}.launch.py")
+    (include,) = description.of(IncludeLaunchDescription)
+    assert include.launch_arguments["cell"] == LaunchConfiguration("cell")
+    assert description.arguments["cell"].default_value == str(CONFIG_DIR / "cell.yaml")
+
+
+def test_the_processes_of_a_graph_read_the_one_cell(tmp_path: Path) -> None:
+    """The through-ROS runner starts the same descriptions: their nodes agree as the launched ones."""
+    from dense_descriptor_ros.ros.graph import perception_graph, sim_cell_graph
+    from dense_descriptor_ros.ros.graph_processes import node_parameters
+
+    arguments = {"model": "model.pt", "database": "keypoints.db", "executor_backend": "sim",
+                 "cell": str(calibrated_cell(tmp_path))}
+
+    def seen(graph) -> list[dict]:
+        return [{k: v for k, v in node_parameters(spec, arguments).items() if k in CELL_PARAMETERS}
+                for spec in graph if spec.executable in GRASP_READERS]
+
+    assert seen(perception_graph()) == [CALIBRATED] * 4
+    simulated = seen(sim_cell_graph())
+    assert len(simulated) == 4 and all(values == simulated[0] for values in simulated)
+    assert set(simulated[0]) == set(CELL_PARAMETERS) and simulated[0]["camera_pose"][11] == 1.05

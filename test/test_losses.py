@@ -82,6 +82,10 @@ def test_ccl_scales_uncertain_errors_down():
     assert blurry.uncertainty.mean() > sharp.uncertainty.mean()
     expected = (blurry.error / (1 + blurry.uncertainty)).mean()
     assert blurry.loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    unscaled = cycle_correspondence_loss(field, field, field, xy, xy + 2, valid, tau=1.0, quantile=1.0,
+                                         variance_scaling=False)  # the paper's ablation
+    assert unscaled.loss.item() == pytest.approx(blurry.error.mean().item(), rel=1e-5)
+    assert unscaled.loss.item() > blurry.loss.item() * 1.5
 
 
 def test_nt_xent_prefers_true_correspondences():

@@ -98,9 +98,13 @@ def test_mismatched_checkpoint_names_the_problem(tmp_path):
         load_checkpoint(path)
 
 
-def test_missing_imagenet_weights_are_not_an_error(tmp_path):
+def test_missing_imagenet_weights_are_not_an_error(tmp_path, monkeypatch):
+    """Nothing in torch hub's cache: random init; a file the user names must exist."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     model = DescriptorNet(ModelConfig("resnet18", 16, 64))
-    assert model.load_imagenet_weights(tmp_path / "absent.pth") is False
+    assert model.load_imagenet_weights() is False
+    with pytest.raises(FileNotFoundError, match="absent.pth does not exist"):
+        model.load_imagenet_weights(tmp_path / "absent.pth")
     state = {f"{k}": v for k, v in model.backbone.state_dict().items()}
     torch.save(state, tmp_path / "resnet18.pth")
     other = DescriptorNet(ModelConfig("resnet18", 16, 64))

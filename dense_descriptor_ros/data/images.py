@@ -142,24 +142,39 @@ class UnorderedImageDataset(Dataset):
     ``fit="resize"`` scales the whole image to the training size; ``fit="crop"`` takes random
     windows at native scale, so a small, cheap training size still sees objects at the scale
     the camera delivers at run time.
+
+    ``partner_gap``: each item is ``(2, 3, h, w)``, the image and a partner at most that many
+    images away in file-name order. Frames of one recording are named in time order and a
+    recording shows one heap, so neighbours share objects, which is what CCL's B must do.
     """
 
     def __init__(self, root: str | Path, size: tuple[int, int], paths: list[Path] | None = None,
-                 fit: str = "resize") -> None:
+                 fit: str = "resize", partner_gap: int | None = None, seed: int = 0) -> None:
         """``paths``: images under ``root`` already checked by :func:`readable_images` (default:
         every readable image under ``root``)."""
         if fit not in ("resize", "crop"):
             raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
+        if partner_gap is not None and partner_gap < 1:
+            raise ValueError(f"partner_gap must be at least 1, got {partner_gap}")
         self.root = Path(root)
         self.size = size
         self.fit = fit
-        self.rng = np.random.default_rng()
-        self.paths = paths if paths is not None else readable_images(find_images(self.root), self.root)
+        self.partner_gap = partner_gap
+        self.rng = np.random.default_rng(seed)
+        self.paths = sorted(paths if paths is not None else readable_images(find_images(self.root), self.root))
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> Tensor:
+        if self.partner_gap is None:
+            return self._load(index)
+        gap = min(self.partner_gap, len(self.paths) - 1)
+        offset = int(self.rng.integers(1, gap + 1)) * (1 if self.rng.random() < 0.5 else -1) if gap else 0
+        partner = index + offset if 0 <= index + offset < len(self.paths) else index - offset
+        return torch.stack([self._load(index), self._load(partner)])
+
+    def _load(self, index: int) -> Tensor:
         # A file can pass verify() and still fail to decode (truncated data): report it and
         # serve the next readable image instead of ending the run.
         for offset in range(len(self.paths)):

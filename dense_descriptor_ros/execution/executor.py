@@ -12,7 +12,8 @@ Sequence (tool z = approach direction, into the surface):
             surface), close, check the fingers hold, retreat.
 Retreat is back along the tool z, or straight up (+z of the pose's frame) with ``retreat_up``,
 which lifts a picked object out of a heap without dragging it sideways.
-Grasps outside the workspace or below the confidence threshold are refused before anything moves.
+Grasps below the confidence threshold, in another frame than the workspace box's or outside it
+are refused before anything moves.
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class ExecutionResult(str, enum.Enum):
     SUCCEEDED = "succeeded"
     REJECTED_LOW_CONFIDENCE = "rejected_low_confidence"
     REJECTED_OUTSIDE_WORKSPACE = "rejected_outside_workspace"
+    REJECTED_UNKNOWN_FRAME = "rejected_unknown_frame"
+    REJECTED_INVALID_GRASP = "rejected_invalid_grasp"  # non-finite pose, bad or too wide width
+    REJECTED_STALE = "rejected_stale"  # older than the node's limit when its pick would start
     PLANNING_FAILED = "planning_failed"
     EXECUTION_FAILED = "execution_failed"
     GRIPPER_FAILED = "gripper_failed"
@@ -60,6 +64,7 @@ class ExecutorConfig:
     finger_depth: float = PARALLEL_JAW.finger_depth
     min_confidence: float = 0.1
     workspace: WorkspaceBox | None = None
+    target_frame: str = ""  # grasps and the workspace box are in this frame ("" = any named frame)
     motion_timeout: float = 20.0
     gripper_timeout: float = 5.0
     task_timeout: float = 60.0
@@ -154,6 +159,10 @@ class GraspExecutor:
         if not confidence >= config.min_confidence:  # NaN refused too
             return ExecutionReport(ExecutionResult.REJECTED_LOW_CONFIDENCE,
                                    f"grasp confidence {confidence:.3f} is below {config.min_confidence:.3f}")
+        if not pose.frame or (config.target_frame and pose.frame != config.target_frame):
+            detail = (f"grasp frame {pose.frame!r} is not target_frame {config.target_frame!r}: the executor "
+                      "transforms no frames" if pose.frame else "the grasp names no frame")
+            return ExecutionReport(ExecutionResult.REJECTED_UNKNOWN_FRAME, detail)
         if config.workspace is not None:
             rejection = config.workspace.check(pose.position, pose.frame)
             if rejection is not None:

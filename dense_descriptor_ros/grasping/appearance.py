@@ -7,7 +7,7 @@ apart where the descriptors do not, so heatmap cells are ranked by their value t
 the colour distribution around them is to the one around the operator's clicks (HSV
 histograms, Bhattacharyya coefficient; ``Heatmap.with_weights``): 40-43 of 60 with the same
 model. With the gate below, simulated suction picks the annotated product in 68% of trials
-instead of 37%, and another product in none instead of 34 (docs/results.md).
+instead of 37%, and another product in none instead of 34 (docs/experiments.md).
 
 The weights only rank: which peak, which object, which keypoint pair comes first. The confidence
 handed on and gated stays the descriptor heatmap's value there, so the calibrated gate keeps its

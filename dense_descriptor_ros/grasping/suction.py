@@ -28,7 +28,7 @@ class SuctionConfig(SurfaceSampling, PeakSearch):
     is taken when the very best one sits on an edge. ``min_confidence`` 0.19: with a calibrated
     heatmap eta (``ddr calibrate``) a typical true match scores 1/e = 0.37; 0.19 is where the
     worst hundredth of the shipped model's correct suction grasps lay on 100 held-out simulated
-    heaps (seed 2, no gate; docs/results.md). The earlier 0.25, the worst tenth, refused one
+    heaps (seed 2, no gate; docs/experiments.md). The earlier 0.25, the worst tenth, refused one
     correct grasp in ten and not one wrong grasp.
     """
 

@@ -42,11 +42,12 @@ def quantile_keep_mask(uncertainty: Tensor, valid: Tensor, q: float) -> Tensor:
 
 def cycle_correspondence_loss(desc_a: Tensor, desc_b: Tensor, desc_a_hat: Tensor, xy_a: Tensor,
                               xy_a_hat: Tensor, valid: Tensor, tau: float = 0.03,
-                              quantile: float = 0.35) -> CycleLossOutput:
+                              quantile: float = 0.35, variance_scaling: bool = True) -> CycleLossOutput:
     """CCL over a batch of triplets (A, B, A^).
 
     desc_* ``(B, D, h, w)`` unit descriptors at stride 8; xy_a ``(B, N, 2)`` keypoints in A and
     xy_a_hat ``(B, N, 2)`` their known positions in A^ (grid coordinates); valid ``(B, N)``.
+    ``variance_scaling=False`` leaves the errors unscaled (the paper's ablation).
     """
     queries = sample_descriptors(desc_a, xy_a)
     forward = soft_match(queries, desc_b, tau)
@@ -54,7 +55,7 @@ def cycle_correspondence_loss(desc_a: Tensor, desc_b: Tensor, desc_a_hat: Tensor
     error = (back.location - xy_a_hat).norm(dim=-1)
     uncertainty = (forward.variance + back.variance).detach()
     kept = quantile_keep_mask(uncertainty, valid, quantile)
-    weighted = error / (1.0 + uncertainty)
+    weighted = error / (1.0 + uncertainty) if variance_scaling else error
     weight = kept.to(weighted.dtype)
     loss = (weighted * weight).sum() / weight.sum().clamp_min(1.0)
     return CycleLossOutput(loss, error.detach(), uncertainty, kept)

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dense_descriptor_ros.model.backbone import DilatedResNet
+from dense_descriptor_ros.model.backbone import LAYOUTS, DilatedResNet
 from dense_descriptor_ros.model.rotations import check_rotations, rotation_ensemble
+from dense_descriptor_ros.model.xfeat_backbone import XFeatBackbone
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,17 @@ IMAGENET_WEIGHT_FILES = {
     "resnet50": "resnet50-0676ba61.pth",
 }
 
+BACKBONES = (*LAYOUTS, "xfeat")
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild the network; stored in every checkpoint.
 
     ``rotations``: in eval mode, descriptors are averaged over this many turns of the image
-    (1, 2 or 4; see ``model.rotations``); training always runs one pass.
+    (1, 2 or 4; see ``model.rotations``); training always runs one pass. ``backbone`` is a
+    dilated ResNet (``width`` scales it) or ``xfeat``, XFeat's pretrained trunk (``colour``
+    adds colour to its grey input; see ``model.xfeat_backbone``).
     """
 
     backbone: str = "resnet18"
@@ -41,9 +47,14 @@ class ModelConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     rotations: int = 1
+    colour: bool = False
 
     def __post_init__(self) -> None:
         check_rotations(self.rotations)
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {BACKBONES}")
+        if self.colour and self.backbone != "xfeat":
+            raise ValueError(f"colour input is an option of the xfeat backbone, not of {self.backbone}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -57,8 +68,14 @@ class ModelConfig:
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
+def build_backbone(config: ModelConfig) -> nn.Module:
+    if config.backbone == "xfeat":
+        return XFeatBackbone(colour=config.colour)
+    return DilatedResNet(config.backbone, config.width)
+
+
 class DescriptorNet(nn.Module):
-    """Dilated ResNet (stride 8) + 1x1 head, ImageNet normalisation inside.
+    """Backbone (dilated ResNet or XFeat, stride 8) + 1x1 head, input normalisation inside.
 
     Input: ``(B, 3, H, W)`` RGB in [0, 1].
     Output: ``(B, D, ceil(H/8), ceil(W/8))`` unit-norm descriptors, or ``(B, D, H, W)`` with
@@ -69,8 +86,13 @@ class DescriptorNet(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
-        self.backbone = DilatedResNet(self.config.backbone, self.config.width)
+        self.backbone = build_backbone(self.config)
         self.head = nn.Conv2d(self.backbone.out_channels, self.config.descriptor_dim, 1)
+        if getattr(self.backbone, "normalises_input", False) and \
+                self.backbone.out_channels == self.config.descriptor_dim:
+            with torch.no_grad():  # start as the pretrained descriptors themselves
+                self.head.weight.copy_(torch.eye(self.config.descriptor_dim).view_as(self.head.weight))
+                self.head.bias.zero_()
         self.register_buffer("mean", torch.tensor(self.config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(self.config.std).view(1, 3, 1, 1), persistent=False)
 
@@ -92,30 +114,36 @@ class DescriptorNet(nn.Module):
 
     def _describe(self, images: Tensor) -> Tensor:
         """One pass: raw (not yet normalised) descriptors on the stride-8 grid."""
-        x = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
-        return self.head(self.backbone(x))
+        if not getattr(self.backbone, "normalises_input", False):
+            images = (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        return self.head(self.backbone(images))
 
     def load_imagenet_weights(self, path: str | Path | None = None) -> bool:
-        """Load torchvision ImageNet weights into the backbone when a file is available.
+        """Start the ResNet backbone from torchvision-named ImageNet weights.
 
-        Never required: returns False (and logs why) when no file is found, since no
-        weights can be downloaded on machines without network access.
+        ``path``: a weight file the user has; it must fit (a clear error otherwise). Without
+        it, torch hub's cache is looked at, and a missing file only logs, since no weights can
+        be downloaded on machines without network access. Returns whether weights were loaded.
         """
-        if self.config.width != 64:
-            log.info("ImageNet weights only fit width 64, not %d", self.config.width)
+        if self.config.backbone not in IMAGENET_WEIGHT_FILES:
+            raise ValueError(f"ImageNet weights fit the ResNet backbones, not {self.config.backbone}")
+        candidate = Path(path) if path else (
+            Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_WEIGHT_FILES[self.config.backbone])
+        if not candidate.is_file():
+            if path:
+                raise FileNotFoundError(f"ImageNet weight file {candidate} does not exist")
+            log.info("no ImageNet weights at %s; starting from random init", candidate)
             return False
-        candidates = [Path(path)] if path else [
-            Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_WEIGHT_FILES[self.config.backbone]]
-        for candidate in candidates:
-            if candidate.is_file():
-                state = torch.load(candidate, map_location="cpu", weights_only=True)
-                state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-                self.backbone.load_state_dict(state)
-                log.info("loaded ImageNet weights from %s", candidate)
-                return True
-        log.info("no ImageNet weights found at %s; starting from random init",
-                 ", ".join(map(str, candidates)))
-        return False
+        state = torch.load(candidate, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        try:
+            self.backbone.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"{candidate} does not fit a {self.config.backbone} of width "
+                             f"{self.config.width}: {str(exc).splitlines()[0]}") from exc
+        log.info("loaded ImageNet weights from %s", candidate)
+        return True
+
 
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 

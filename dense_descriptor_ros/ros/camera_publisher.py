@@ -3,7 +3,10 @@
 Shared by every camera node so that all of them publish the same way: frames are stamped with
 the node's clock at publish time (the descriptor node's stale-frame check compares against it),
 colour as ``rgb8``, depth as ``16UC1`` millimetres (RealSense) or ``32FC1`` metres (Zivid), one
-CameraInfo per image topic, all in the frame's optical frame.
+CameraInfo per image topic, all in the frame's optical frame. Each set published is counted on
+``/diagnostics`` (``ros.diagnostics``) under the colour topic: rate against the camera's own,
+latency (stamp to publish) against one frame period, and the frames the node reports dropped or
+malformed.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from std_msgs.msg import Header
 
 from dense_descriptor_ros.cameras.frames import CameraFrame
 from dense_descriptor_ros.messages import intrinsics_to_camera_info, numpy_to_image
+from dense_descriptor_ros.ros.diagnostics import FrameDiagnostics
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,14 @@ DEPTH_ENCODINGS = ("16UC1", "32FC1")
 
 
 class CameraPublisher:
-    """Four publishers on ``node``; ``publish(frame)`` sends one synchronised set."""
+    """Four publishers on ``node``; ``publish(frame)`` sends one synchronised set.
 
-    def __init__(self, node: Node, topics: CameraTopics, depth_encoding: str) -> None:
+    ``rate_hz``: the frames per second the camera should deliver (0: on demand, not checked);
+    ``hardware_id``: the device on ``/diagnostics`` (a serial, a recording).
+    """
+
+    def __init__(self, node: Node, topics: CameraTopics, depth_encoding: str, rate_hz: float = 0.0,
+                 hardware_id: str = "") -> None:
         if depth_encoding not in DEPTH_ENCODINGS:
             raise ValueError(f"depth encoding must be one of {DEPTH_ENCODINGS}, got {depth_encoding!r}")
         qos = QoSProfile(depth=2)  # reliable, like realsense-ros: matches reliable and best-effort readers
@@ -47,7 +56,8 @@ class CameraPublisher:
         self.color_info = node.create_publisher(CameraInfo, topics.color_info, qos)
         self.depth = node.create_publisher(Image, topics.depth, qos)
         self.depth_info = node.create_publisher(CameraInfo, topics.depth_info, qos)
-        self.published = 0
+        self.diagnostics = FrameDiagnostics(node, topics.color, hardware_id, rate_hz,
+                                            1.0 / rate_hz if rate_hz > 0 else 0.0)
 
     def publish(self, frame: CameraFrame) -> None:
         header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=frame.frame_id)
@@ -57,4 +67,4 @@ class CameraPublisher:
         self.color_info.publish(info)
         self.depth.publish(numpy_to_image(depth, self.depth_encoding, Image, header=header))
         self.depth_info.publish(info)
-        self.published += 1
+        self.diagnostics.published(header)

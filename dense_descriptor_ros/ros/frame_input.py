@@ -1,11 +1,13 @@
 """The camera frames a grasp node works on: colour, aligned depth and descriptors of one stamp.
 
 Subscribes ``descriptors`` (``32FC<D>`` stride-8 grid, from descriptor_node), ``image``
-(colour), ``depth`` (16UC1 mm or 32FC1 m, aligned to colour) and ``camera_info``; converts
-each message as it arrives, pairs them by stamp (:class:`FrameSynchronizer`) and hands every
-complete, consistent :class:`StampedObservation` to a callback. A malformed message (wrong encoding, short
-data, colour/depth size mismatch, depth with no valid pixel, uncalibrated camera_info) is
-logged, counted in ``malformed`` and skipped; the next good frame is processed as usual.
+(colour), ``depth`` (16UC1 mm or 32FC1 m, aligned to colour) and ``camera_info``; pairs the
+messages by stamp (:class:`FrameSynchronizer`, which keeps ``max_age_s`` of each stream: the
+descriptors of a frame may come a second after it), converts a complete set and hands every
+consistent :class:`StampedObservation` to a callback. Only the frames that get descriptors are
+converted: at 30 Hz colour and ~1 Hz descriptors that is one in thirty. A malformed message (wrong
+encoding, short data, colour/depth size mismatch, depth with no valid pixel, uncalibrated
+camera_info) is logged, counted in ``malformed`` and skipped; the next good frame is processed as usual.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from torch import Tensor
 
-from dense_descriptor_ros.grasping.frame_sync import FrameSynchronizer
+from dense_descriptor_ros.grasping.frame_sync import DEFAULT_MAX_AGE_NS, FrameSynchronizer
 from dense_descriptor_ros.grasping.planner import Observation
 from dense_descriptor_ros.grasping.transforms import CameraPoseSource
 from dense_descriptor_ros.messages import (FLOAT_ENCODING, ImageConversionError,
@@ -28,6 +30,9 @@ from dense_descriptor_ros.messages import (FLOAT_ENCODING, ImageConversionError,
                                                   image_to_numpy, image_to_rgb)
 
 ERROR_LOG_PERIOD_S = 2.0
+# messages a subscription holds while the node plans (a plan takes up to ~1 s on a CPU): 2 s of a
+# 30 Hz camera, so a frame that came meanwhile still reaches the synchronizer
+QUEUE_DEPTH = 60
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,15 +63,16 @@ def descriptors_from_image(msg: Image) -> Tensor:
 class FrameInput:
     """Subscriptions, conversion and stamp matching for ``node``; calls ``on_frame(frame)``."""
 
-    def __init__(self, node: Node, on_frame: Callable[[StampedObservation], None], *, pose_source: CameraPoseSource | None,
-                 target_frame: str, tolerance_s: float = 0.0) -> None:
+    def __init__(self, node: Node, on_frame: Callable[[StampedObservation], None], *,
+                 pose_source: CameraPoseSource | None, target_frame: str, tolerance_s: float = 0.0,
+                 max_age_s: float = DEFAULT_MAX_AGE_NS / 1e9) -> None:
         self.node, self.on_frame = node, on_frame
         self.pose_source, self.target_frame = pose_source, target_frame
-        self.sync = FrameSynchronizer(("descriptors", "image", "depth"), int(tolerance_s * 1e9))
+        self.sync = FrameSynchronizer(("descriptors", "image", "depth"), int(tolerance_s * 1e9), int(max_age_s * 1e9))
         self.camera_info: CameraInfo | None = None
         self.latest: StampedObservation | None = None
         self.malformed = 0
-        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+        qos = QoSProfile(depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.subscriptions = {
             "descriptors": node.create_subscription(Image, "descriptors", self._stream("descriptors"), qos),
             "image": node.create_subscription(Image, "image", self._stream("image"), qos),
@@ -82,24 +88,17 @@ class FrameInput:
         self.camera_info = msg
 
     def _stream(self, stream: str) -> Callable[[Image], None]:
-        convert = {"descriptors": descriptors_from_image, "image": image_to_rgb, "depth": depth_to_metres}[stream]
-
         def callback(msg: Image) -> None:
-            try:
-                value = convert(msg)
-            except (ValueError, RuntimeError) as exc:
-                self._skip(f"{stream} message ({msg.width}x{msg.height} {msg.encoding!r})", exc)
-                return
-            matched = self.sync.add(stream, stamp_ns(msg.header), (msg.header, value))
+            matched = self.sync.add(stream, stamp_ns(msg.header), msg)
             if matched is not None:
                 self._assemble(matched[1])
         return callback
 
-    def _assemble(self, parts: dict) -> None:
-        header, rgb = parts["image"]
-        depth, descriptors = parts["depth"][1], parts["descriptors"][1]
+    def _assemble(self, messages: dict[str, Image]) -> None:
+        header = messages["image"].header
         try:
-            frame = self._check(header, rgb, depth, descriptors)
+            frame = self._check(header, image_to_rgb(messages["image"]), depth_to_metres(messages["depth"]),
+                                descriptors_from_image(messages["descriptors"]))
         except (ValueError, RuntimeError) as exc:
             self._skip(f"frame at {header.stamp.sec}.{header.stamp.nanosec:09d}", exc)
             return

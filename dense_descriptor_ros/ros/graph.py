@@ -3,10 +3,15 @@
 ``launch`` is not on PyPI, so one ROS-agnostic description serves both ways of starting a
 graph: the launch files turn it into launch_ros ``Node`` actions (:func:`launch_nodes`), and
 ``ddr sim pick --through-ros`` starts the very same nodes as processes
-(``ros.graph_processes``). Parameters are config files (``config/<name>.yaml``) and values,
-applied in order; a value may be an :class:`Arg`, a launch argument. A cell carries one gripper
-kind: the planner node and executor of that kind start, so an operator's click reaches the one
-annotation it is meant for.
+(``ros.graph_processes``). Parameters are config files (``config/<name>.yaml``), values and
+parameter files named by a launch argument (an :class:`Arg` in place of a config name), applied
+in order; a value may be an :class:`Arg` too. A cell carries one gripper kind: the planner node
+and executor of that kind start, so an operator's click reaches the one annotation it is meant for.
+
+Where the camera is and where grasps may go (:data:`CELL_PARAMETERS`) is the cell's, not a
+node's: one source hands the same values to every node that places or checks grasps. On a real
+cell that is the parameter file of the ``cell`` launch argument (``config/cell.yaml`` by
+default, the hand-eye calibration's place); on the simulated cell, the simulation itself.
 """
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ PLANNER_NODES = {"suction": ("heatmap_node", ()),
 
 # the sim cell's launch arguments, passed on to the cell node under the same names
 SIM_CELL_ARGUMENTS = ("gripper", "reference", "seed", "first_trial", "width", "height")
+# what a cell's description sets for every node that reads it (grasp nodes and executor)
+CELL_PARAMETERS = ("target_frame", "camera_frame", "camera_pose", "workspace_min", "workspace_max")
+REAL_CELL = "cell"  # the launch argument naming a real cell's parameter file (default config/cell.yaml)
 
 
 @dataclass(frozen=True)
@@ -37,27 +45,29 @@ class Arg:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node: its executable (also its name), parameters in order, remappings, and the
-    gripper kind it belongs to (None: every kind)."""
+    """One node: its executable (also its name), parameters in order (config names, files named
+    by an :class:`Arg`, values), remappings, and the gripper kind it belongs to (None: every kind)."""
 
     executable: str
-    parameters: tuple[str | dict[str, Any], ...] = ()
+    parameters: tuple[str | Arg | dict[str, Any], ...] = ()
     remappings: tuple[tuple[str, str], ...] = ()
     gripper: str | None = None
 
 
-def perception_graph(overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
-    """Descriptor node, each gripper kind's planner node and executor; ``overrides`` add values
-    per executable after its config file."""
+def perception_graph(cell: Arg | dict[str, Any] = Arg(REAL_CELL),
+                     overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
+    """Descriptor node, each gripper kind's planner node and executor; ``cell`` (a parameter file
+    argument or values of :data:`CELL_PARAMETERS`) goes to the planner nodes and executors after
+    their config files, ``overrides`` add values per executable."""
     extra = overrides or {}
     model = {"model_path": Arg("model")}
     nodes = [NodeSpec("descriptor_node", ("descriptor_node", model, extra.get("descriptor_node", {})),
                       (("image", COLOR), ("camera_info", COLOR_INFO)))]
     for kind, (planner, executor_remaps) in PLANNER_NODES.items():
-        nodes.append(NodeSpec(planner, (planner, {**model, "database": Arg("database")}, extra.get(planner, {})),
+        nodes.append(NodeSpec(planner, (planner, cell, {**model, "database": Arg("database")}, extra.get(planner, {})),
                               CAMERA_INPUTS, kind))
         executor = {"gripper": kind, "backend": Arg("executor_backend"), **extra.get("grasp_executor", {})}
-        nodes.append(NodeSpec("grasp_executor", ("grasp_executor", executor), executor_remaps, kind))
+        nodes.append(NodeSpec("grasp_executor", ("grasp_executor", cell, executor), executor_remaps, kind))
     return nodes
 
 
@@ -72,20 +82,21 @@ def sim_cell_graph(appearance: dict[str, float] | None = None) -> list[NodeSpec]
     from dense_descriptor_ros.simulation.world.grippers import WORLD_FRAME
     from dense_descriptor_ros.simulation.world.scene import overhead_camera_pose
 
-    workspace = {"workspace_min": [float(v) for v in BIN_WORKSPACE.lower],
-                 "workspace_max": [float(v) for v in BIN_WORKSPACE.upper]}
-    place = {"target_frame": WORLD_FRAME, "camera_frame": "", **workspace,
-             "camera_pose": [float(v) for v in overhead_camera_pose().ravel()], **(appearance or {})}
+    cell = {"target_frame": WORLD_FRAME, "camera_frame": "",
+            "camera_pose": [float(v) for v in overhead_camera_pose().ravel()],
+            "workspace_min": [float(v) for v in BIN_WORKSPACE.lower],
+            "workspace_max": [float(v) for v in BIN_WORKSPACE.upper]}
     suction, parallel = cell_suction_config(), cell_parallel_config()
+    colour = appearance or {}
     overrides = {
         "descriptor_node": {"device": "cpu", "half": False},  # the in-process trials' precision
-        "heatmap_node": {**place, "min_confidence": suction.min_confidence, "cup_radius": suction.cup_radius},
-        "oriented_grasp_node": {**place, **{name: getattr(parallel, config_field)
-                                            for name, (config_field, _) in PARALLEL_PARAMETERS.items()}},
-        "grasp_executor": {**workspace, **{name: getattr(SIM_EXECUTOR, name) for name in EXECUTOR_PARAMETERS}},
+        "heatmap_node": {**colour, "min_confidence": suction.min_confidence, "cup_radius": suction.cup_radius},
+        "oriented_grasp_node": {**colour, **{name: getattr(parallel, config_field)
+                                             for name, (config_field, _) in PARALLEL_PARAMETERS.items()}},
+        "grasp_executor": {name: getattr(SIM_EXECUTOR, name) for name in EXECUTOR_PARAMETERS},
     }
-    cell = NodeSpec("sim_cell", ("sim_cell", {name: Arg(name) for name in SIM_CELL_ARGUMENTS}))
-    return [cell, *perception_graph(overrides)]
+    cell_node = NodeSpec("sim_cell", ("sim_cell", {name: Arg(name) for name in SIM_CELL_ARGUMENTS}))
+    return [cell_node, *perception_graph(cell, overrides)]
 
 
 def launch_nodes(specs: list[NodeSpec], config_dir: str) -> list[Any]:
@@ -100,8 +111,9 @@ def launch_nodes(specs: list[NodeSpec], config_dir: str) -> list[Any]:
     def value(v: Any) -> Any:
         return LaunchConfiguration(v.name) if isinstance(v, Arg) else v
 
-    def parameters(spec: NodeSpec) -> list[Any]:
-        return [os.path.join(config_dir, f"{p}.yaml") if isinstance(p, str) else {k: value(v) for k, v in p.items()}
+    def parameters(spec: NodeSpec) -> list[Any]:  # a config name or an Arg names a parameter file
+        return [os.path.join(config_dir, f"{p}.yaml") if isinstance(p, str) else
+                value(p) if isinstance(p, Arg) else {k: value(v) for k, v in p.items()}
                 for p in spec.parameters]
 
     return [Node(package="dense_descriptor_ros", executable=spec.executable, output="screen",

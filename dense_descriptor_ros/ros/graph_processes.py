@@ -26,13 +26,21 @@ class GraphError(RuntimeError):
     """A node of the graph could not start or stopped on its own."""
 
 
+def file_parameters(path: Path, node: str) -> dict[str, Any]:
+    """What the parameter file ``path`` sets for ``node``: its ``/**`` (every node) section, then
+    the node's own."""
+    document = yaml.safe_load(Path(path).read_text())
+    return {k: v for section in ("/**", node) for k, v in document.get(section, {}).get("ros__parameters", {}).items()}
+
+
 def node_parameters(spec: NodeSpec, arguments: dict[str, Any], config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
     """Every parameter ``spec`` sets, as launch_ros would apply them: files, then values in order."""
     merged: dict[str, Any] = {}
     for item in spec.parameters:
         if isinstance(item, str):
-            document = yaml.safe_load((config_dir / f"{item}.yaml").read_text())
-            merged.update(document[spec.executable]["ros__parameters"])
+            merged.update(file_parameters(config_dir / f"{item}.yaml", spec.executable))
+        elif isinstance(item, Arg):
+            merged.update(file_parameters(arguments[item.name], spec.executable))
         else:
             merged.update({k: arguments[v.name] if isinstance(v, Arg) else v for k, v in item.items()})
     return merged

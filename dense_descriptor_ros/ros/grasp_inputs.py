@@ -4,7 +4,8 @@ model hash and eta, colour check, camera pose, workspace, frames.
 The heatmap and oriented-grasp nodes read the same keypoint database, key it by the same
 checkpoint hash, score heatmaps with the same distance scale and colour check and place grasps
 with the same camera pose and workspace box, so both declare these parameters here, under the
-same names and with the same checks.
+same names and with the same checks. The values of the camera pose, frames and workspace are the
+cell's (``ros.graph.CELL_PARAMETERS``): one file or the simulation gives them to every node.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from rclpy.node import Node
 
 from dense_descriptor_ros.grasping.appearance import AppearanceCheck
+from dense_descriptor_ros.grasping.frame_sync import DEFAULT_MAX_AGE_NS
 from dense_descriptor_ros.grasping.keypoint_db import KeypointDatabase
 from dense_descriptor_ros.grasping.planner import PlannerSettings
 from dense_descriptor_ros.grasping.transforms import StaticCameraPose
@@ -68,6 +70,8 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
                           "x y z qx qy qz qw; empty: grasps stay in the camera frame")
     camera_frame = declare(node, "camera_frame", "", "frame camera_pose applies to ('' = the images' frame)")
     tolerance = declare(node, "sync_tolerance_s", 0.0, "max stamp difference of one frame's streams")
+    max_age = declare(node, "sync_max_age_s", DEFAULT_MAX_AGE_NS / 1e9, "colour and depth wait this long (stamp "
+                      "time) for their descriptors: more than the descriptor node's latency; memory: rate x age")
     workspace = declare_workspace(node)
     if not database:
         raise ValueError("parameter database is required (a keypoint database file)")
@@ -77,7 +81,7 @@ def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
     card = ModelCard.read(model_path)
     pose_source = StaticCameraPose(camera_pose, target_frame, camera_frame) if camera_pose else None
     frames = FrameInput(node, on_frame, pose_source=pose_source, target_frame=target_frame,
-                        tolerance_s=tolerance)
+                        tolerance_s=tolerance, max_age_s=max_age)
     settings = PlannerSettings(eta if eta > 0 else card.eta, appearance, target_frame if pose_source else "",
                                workspace)
     return GraspInputs(Path(database), KeypointDatabase(database), card, settings, pick_objects or None, frames)

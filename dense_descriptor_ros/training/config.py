@@ -28,7 +28,9 @@ class TrainConfig:
     backbone: str = "resnet18"
     descriptor_dim: int = 64
     width: int = 64
-    imagenet: bool = False
+    colour: bool = False  # xfeat: colour input beside its grey one
+    imagenet: bool = False  # ResNet: ImageNet weights from torch hub's cache, if there
+    imagenet_weights: str | None = None  # ResNet: this torchvision-named ImageNet weight file
     init_checkpoint: str | None = None
     # data and schedule
     image_size: tuple[int, int] = (240, 320)  # (h, w)
@@ -49,11 +51,13 @@ class TrainConfig:
     augmentation: str = "synthetic"  # synthetic (p = 1) | geometric (p = 0.5)
     tau: float = 0.03
     num_keypoints: int = 500
-    quantile: float = 0.35
+    quantile: float = 0.35  # CCL: the most certain fraction of keypoints that counts
+    variance_scaling: bool = True  # CCL: errors scaled by 1 / (1 + uncertainty)
     lambda_identical: float = 0.1
     temperature: float = 0.07
     num_correspondences: int = 2048
     max_frame_gap: int = 10
+    partner_gap: int | None = None  # CCL: B within this many images of A in name order (None: any)
     randomise_background: bool = False  # geometric: repaint bin and floor per frame (needs masks)
     # validation
     val_pairs: str | None = None  # pairs.json with targets; None: synthetic pairs from held-out images

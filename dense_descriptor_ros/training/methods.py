@@ -31,16 +31,18 @@ def ccl_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
              config: TrainConfig) -> tuple[Tensor, dict]:
     """Cycle-Correspondence Loss on triplets (A, B, A^), plus lambda * identical-view.
 
-    B is another image of the batch (the batch rolled by one), augmented on its own: an
-    unordered set of one cell shares objects across images but gives no labels between them.
+    B is each image's partner from the loader (``(batch, 2, 3, h, w)``: a neighbour in its
+    recording, see ``partner_gap``), or else another image of the batch (the batch rolled by
+    one), augmented on its own: images of one cell share objects but no labels between them.
     """
+    images, partners = (images[:, 0], images[:, 1]) if images.ndim == 5 else (images, images.roll(1, dims=0))
     views = augmented_views(images, augmenter, config.num_keypoints)
-    other = augmenter(images.roll(1, dims=0)).images
+    other = augmenter(partners).images
     desc = model(torch.cat([views.view_a, views.view_b, other]))
     desc_a, desc_a_hat, desc_b = desc.chunk(3)
     grid_a, grid_a_hat = views.grid_keypoints()
     cycle = cycle_correspondence_loss(desc_a, desc_b, desc_a_hat, grid_a, grid_a_hat, views.valid,
-                                      config.tau, config.quantile)
+                                      config.tau, config.quantile, config.variance_scaling)
     stats = {"cycle": cycle.loss.item(), "kept_keypoints": cycle.kept.float().mean().item(),
              "uncertainty": cycle.uncertainty[views.valid].mean().item() if views.valid.any() else 0.0}
     loss = cycle.loss

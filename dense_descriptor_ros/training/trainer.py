@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
@@ -65,9 +66,10 @@ def build_model(config: TrainConfig) -> DescriptorNet:
         model, meta = load_checkpoint(config.init_checkpoint)
         log.info("initialised from %s (method %s)", config.init_checkpoint, meta.get("method"))
         return model
-    model = DescriptorNet(ModelConfig(config.backbone, config.descriptor_dim, config.width))
-    if config.imagenet:
-        model.load_imagenet_weights()
+    model = DescriptorNet(ModelConfig(config.backbone, config.descriptor_dim, config.width,
+                                      colour=config.colour))
+    if config.imagenet or config.imagenet_weights:
+        model.load_imagenet_weights(config.imagenet_weights)
     return model
 
 
@@ -82,13 +84,22 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
                                   randomise_background=config.randomise_background)
     else:
         dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths,
-                                        fit=config.image_fit)
+                                        fit=config.image_fit, seed=config.seed + rank,
+                                        partner_gap=config.partner_gap if config.method.startswith("ccl") else None)
     generator = torch.Generator().manual_seed(config.seed + 7919 * rank)
     sampler = RandomSampler(dataset, replacement=True,
                             num_samples=config.steps_per_epoch * config.batch_size, generator=generator)
     return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                       num_workers=config.workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=config.workers > 0)
+                      persistent_workers=config.workers > 0, worker_init_fn=seed_worker)
+
+
+def seed_worker(worker_id: int) -> None:
+    """Each loader process draws its own crops and partners, reproducibly: without this every
+    worker would copy the dataset's generator and repeat the others' draws."""
+    info = torch.utils.data.get_worker_info()
+    if hasattr(info.dataset, "rng"):
+        info.dataset.rng = np.random.default_rng(info.seed)
 
 
 def split_images(config: TrainConfig) -> tuple[list[Path] | None, list[Path]]:

@@ -1,4 +1,4 @@
-"""Camera nodes on real DDS: topics, encodings, sizes, camera_info and services."""
+"""Camera nodes on real DDS: topics, encodings, sizes, camera_info, services and /diagnostics."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -80,6 +80,33 @@ def test_sim_camera_publishes_realsense_layout_and_reshuffles(ros) -> None:
         messages_of_topic.clear()
     after = depth_to_metres(listener.wait()[REALSENSE[2]][-1])
     assert np.nanmax(np.abs(after - before)) > 0.01
+
+
+def test_sim_camera_reports_its_rate_on_diagnostics(ros) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from dense_descriptor_ros.ros.nodes.sim_camera import SimCameraNode
+
+    ros.add(SimCameraNode(context=ros.context, parameter_overrides=parameters(
+        width=W, height=H, rate=4.0, seed=1, n_objects=3)))
+    statuses = []
+    listener = ros.node("diagnostics_listener")
+    listener.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(m.status), 10)
+
+    def values(status) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values}
+
+    def settled():
+        return next((s for s in statuses if int(values(s)["Published in window"]) >= 10), None)
+
+    assert ros.spin_until(lambda: settled() is not None, 30.0), [s.message for s in statuses]
+    status = settled()
+    assert status.name == "sim_camera: /camera/camera/color/image_raw" and status.hardware_id == "simulation"
+    assert status.level == DiagnosticStatus.OK, status.message
+    assert float(values(status)["Frequency (Hz)"]) == pytest.approx(4.0, rel=0.2)
+    assert values(status)["Expected frequency (Hz)"] == "4" and values(status)["Latency limit (ms)"] == "250.0"
+    assert 0.0 < float(values(status)["Mean latency (ms)"]) < 250.0
+    assert values(status)["Dropped"] == values(status)["Malformed"] == "0"
 
 
 def test_sim_camera_rejects_bad_parameters(ros) -> None:
@@ -222,7 +249,7 @@ def test_zivid_node_captures_on_trigger(ros, zivid_settings: Path) -> None:
     from dense_descriptor_ros.ros.nodes.zivid_camera import ZividNode
 
     fake = FakeZivid()
-    ros.add(ZividNode(lambda: fake, context=ros.context, parameter_overrides=parameters(
+    node = ros.add(ZividNode(lambda: fake, context=ros.context, parameter_overrides=parameters(
         settings_file_path=str(zivid_settings), serial_number="2020C0DE")))
     assert fake.serial == "2020C0DE"
     listener = Listener(ros, ZIVID)
@@ -243,16 +270,26 @@ def test_zivid_node_captures_on_trigger(ros, zivid_settings: Path) -> None:
     fake.fail = False
     answer = call(ros, listener.node, "capture")
     assert not answer.success and "non-empty list" in answer.message
+    health = node.publisher.diagnostics.health
+    assert (health.published_total, health.dropped_total) == (1, 2)  # failed captures count as dropped
 
 
 def test_zivid_node_continuous_capture(ros, zivid_settings: Path) -> None:
     from dense_descriptor_ros.ros.nodes.zivid_camera import ZividNode
 
     fake = FakeZivid()
-    ros.add(ZividNode(lambda: fake, context=ros.context, parameter_overrides=parameters(
+    node = ros.add(ZividNode(lambda: fake, context=ros.context, parameter_overrides=parameters(
         settings_file_path=str(zivid_settings), continuous_capture=True, capture_rate=20.0)))
-    Listener(ros, ZIVID).wait(count=3)
+    listener = Listener(ros, ZIVID)
+    listener.wait(count=3)
     assert len(fake.captures) >= 3
+    health = node.publisher.diagnostics.health
+    fake.fail = True  # a busy camera: captures fail, are counted, and capturing goes on
+    assert ros.spin_until(lambda: health.dropped_total >= 2, 10.0)
+    fake.fail = False
+    captured = len(fake.captures)
+    assert ros.spin_until(lambda: len(fake.captures) >= captured + 2, 10.0), "continuous capture stopped"
+    assert health.expected_rate_hz == 20.0
 
 
 def test_zivid_node_without_sdk_fails_at_start_with_reason(ros, zivid_settings: Path) -> None:
@@ -286,6 +323,6 @@ def test_bag_replay_node_republishes_a_bag(ros, tmp_path: Path) -> None:
     depths = [round(float(np.nanmedian(depth_to_metres(m))), 3) for m in messages[REALSENSE[2]]]
     successor = {0.5: 0.6, 0.6: 0.7, 0.7: 0.5}  # in recording order, looping at the end
     assert all(successor[a] == b for a, b in zip(depths, depths[1:])), depths
-    assert node.publisher.published >= 4
+    assert node.publisher.diagnostics.health.published_total >= 4
     with pytest.raises(RuntimeError, match="bag not found"):
         BagReplayNode(context=ros.context, parameter_overrides=parameters(bag_path=str(tmp_path / "none")))

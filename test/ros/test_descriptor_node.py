@@ -1,7 +1,11 @@
-"""descriptor_node on real DDS: descriptors equal the model's, bad and stale frames skipped."""
+"""descriptor_node on real DDS: descriptors equal the model's, bad and stale frames skipped,
+lifecycle transitions through its services, and its /diagnostics."""
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -65,21 +69,30 @@ class Probe:
             setattr(msg, name, value)
         return msg
 
+    def give_camera_info(self, node) -> None:
+        """Publish camera_info until ``node`` holds one, so that it answers every image with both."""
+        from sensor_msgs.msg import CameraInfo
+
+        info = intrinsics_to_camera_info(CAMERA, CameraInfo)
+        assert self.ros.spin_until(lambda: node.camera_info is not None, 5.0,
+                                   every=lambda: self.info_pub.publish(info)), "camera_info did not arrive"
+
     def send_until_answered(self, msg, timeout_s: float = 5.0):
-        """Best-effort input: publish every spin until a descriptor image with its stamp arrives."""
+        """Best-effort input: publish every spin until a descriptor image and a scaled camera_info
+        with its stamp arrive."""
         from sensor_msgs.msg import CameraInfo
 
         info = intrinsics_to_camera_info(CAMERA, CameraInfo, header=msg.header)
 
         def answered() -> bool:
-            return any(d.header.stamp == msg.header.stamp for d in self.descriptors)
+            return (any(d.header.stamp == msg.header.stamp for d in self.descriptors)
+                    and any(i.header.stamp == msg.header.stamp for i in self.infos))
 
         def publish() -> None:
             self.info_pub.publish(info)
             self.image_pub.publish(msg)
 
         assert self.ros.spin_until(answered, timeout_s, every=publish), "descriptor_node did not answer"
-        self.ros.spin_until(lambda: bool(self.infos), 1.0)
         return next(d for d in self.descriptors if d.header.stamp == msg.header.stamp)
 
     def send_expecting_silence(self, msg, duration_s: float = 0.6) -> None:
@@ -100,6 +113,7 @@ def start_node(ros, checkpoint: Path, **parameters):
     probe = Probe(ros)
     ros.wait_matched(probe.image_pub, node.image_sub)
     ros.wait_matched(node.descriptor_pub, probe.sub)
+    probe.give_camera_info(node)
     return node, probe
 
 
@@ -123,15 +137,15 @@ def test_descriptors_match_the_model_and_bad_frames_are_skipped(ros, checkpoint:
     short_data = probe.image(frame_id="short_data")
     short_data.data = short_data.data[:-10]
     probe.send_expecting_silence(short_data)
-    assert node.malformed >= 2
+    assert node.diagnostics.health.malformed_total >= 2
     probe.send_expecting_silence(probe.image(age_s=60.0, frame_id="stale"))  # max_age_s is 5
-    assert node.stale >= 1
+    assert node.diagnostics.health.dropped_total >= 1
 
     flipped = np.ascontiguousarray(RGB[::-1])
     again = probe.send_until_answered(probe.image(flipped, frame_id="after_bad_frames"))
     assert again.header.frame_id == "after_bad_frames"
     np.testing.assert_allclose(image_to_numpy(again), expected_descriptors(checkpoint, flipped), atol=1e-5)
-    assert node.processed >= 2
+    assert node.diagnostics.health.published_total >= 2
 
 
 def test_resized_input_and_scaled_camera_info(ros, checkpoint: Path) -> None:
@@ -158,20 +172,204 @@ def test_compiled_and_half_precision_node_gives_the_same_descriptors(ros, checkp
     np.testing.assert_allclose(image_to_numpy(got), expected_descriptors(checkpoint, RGB), atol=tolerance)
 
 
-def test_bad_parameters_fail_at_start(ros, checkpoint: Path, tmp_path: Path) -> None:
+def test_bad_parameters_fail_at_start(ros, checkpoint: Path, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """With autostart, a failed configure ends the node with the reason (a RuntimeError, which
+    spin_node logs as fatal with exit code 1), whatever the reason's own type."""
     from rclpy.parameter import Parameter
 
-    from dense_descriptor_ros.model import CheckpointError
-    from dense_descriptor_ros.ros.nodes.descriptor_node import DescriptorNode
+    from dense_descriptor_ros.ros.nodes.descriptor_node import DescriptorNode, main
 
     def make(**values):
         overrides = [Parameter(k, value=v) for k, v in values.items()]
         return DescriptorNode(context=ros.context, parameter_overrides=overrides)
 
-    with pytest.raises(ValueError, match="model_path is required"):
+    with pytest.raises(RuntimeError, match="configure failed: parameter model_path is required"):
         make(device="cpu")
-    with pytest.raises(ValueError, match="both be > 0 or both 0"):
+    with pytest.raises(RuntimeError, match="both be > 0 or both 0"):
         make(model_path=str(checkpoint), input_width=64)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="bad.pt"):
+    with pytest.raises(RuntimeError, match="bad.pt"):
         make(model_path=str(tmp_path / "bad.pt"), device="cpu")
+    capfd.readouterr()
+    assert main(["--ros-args", "-p", f"model_path:={tmp_path / 'missing.pt'}"]) == 1  # a FileNotFoundError
+    err = capfd.readouterr().err
+    assert "configure failed: model not found" in err and "Traceback" not in err, err
+
+
+class Lifecycle:
+    """descriptor_node's lifecycle services, called as ``ros2 lifecycle`` calls them."""
+
+    def __init__(self, ros, node) -> None:
+        from lifecycle_msgs.srv import ChangeState, GetState
+
+        self.ros = ros
+        self.change = node.create_client(ChangeState, "/descriptor_node/change_state")
+        self.get = node.create_client(GetState, "/descriptor_node/get_state")
+
+    def call(self, client, request):
+        assert self.ros.spin_until(client.service_is_ready, 5.0), f"no {client.srv_name} service"
+        future = client.call_async(request)
+        assert self.ros.spin_until(future.done, 60.0), f"{client.srv_name} did not answer"
+        return future.result()
+
+    def state(self) -> str:
+        from lifecycle_msgs.srv import GetState
+
+        return self.call(self.get, GetState.Request()).current_state.label
+
+    def transition(self, transition_id: int) -> bool:
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        return self.call(self.change, ChangeState.Request(transition=Transition(id=transition_id))).success
+
+
+def managed_node(ros, **parameters):
+    """descriptor_node without autostart, as a lifecycle manager finds it, with a probe and a lifecycle client."""
+    from rclpy.parameter import Parameter
+
+    from dense_descriptor_ros.ros.nodes.descriptor_node import DescriptorNode
+
+    values = {"device": "cpu", "max_age_s": 5.0, "autostart": False, **parameters}
+    node = ros.add(DescriptorNode(context=ros.context, parameter_overrides=[Parameter(k, value=v)
+                                                                               for k, v in values.items()]))
+    probe = Probe(ros)
+    return node, probe, Lifecycle(ros, probe.node)
+
+
+def test_lifecycle_loads_on_activate_and_frees_on_deactivate(ros, checkpoint: Path) -> None:
+    from lifecycle_msgs.msg import Transition
+    from rclpy.parameter import Parameter
+
+    node, probe, lifecycle = managed_node(ros, model_path=str(checkpoint))
+    assert lifecycle.state() == "unconfigured" and node.model is None
+    assert lifecycle.transition(Transition.TRANSITION_CONFIGURE) and lifecycle.state() == "inactive"
+    assert node.model is None and node.image_sub is None  # configure reads the model's card only
+    probe.send_expecting_silence(probe.image(frame_id="while_inactive"))
+
+    assert lifecycle.transition(Transition.TRANSITION_ACTIVATE) and lifecycle.state() == "active"
+    ros.wait_matched(probe.image_pub, node.image_sub)
+    probe.give_camera_info(node)
+    got = probe.send_until_answered(probe.image(frame_id="active"))
+    np.testing.assert_allclose(image_to_numpy(got), expected_descriptors(checkpoint, RGB), atol=1e-5)
+
+    network = weakref.ref(node.model.network)
+    assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE) and lifecycle.state() == "inactive"
+    gc.collect()
+    assert node.model is None and network() is None, "deactivate must free the network"
+    probe.send_expecting_silence(probe.image(frame_id="after_deactivate"))
+    diagnostics = DiagnosticsProbe(ros, probe.node)
+    assert diagnostics.wait(lambda status: status.message == "inactive", 5.0)
+
+    # cleanup, then a parameter changed while unconfigured applies on the next configure
+    assert lifecycle.transition(Transition.TRANSITION_CLEANUP) and lifecycle.state() == "unconfigured"
+    assert node.descriptor_pub is None
+    node.set_parameters([Parameter("input_width", value=64), Parameter("input_height", value=40)])
+    assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+    assert lifecycle.transition(Transition.TRANSITION_ACTIVATE)
+    ros.wait_matched(probe.image_pub, node.image_sub)
+    ros.wait_matched(node.descriptor_pub, probe.sub)
+    probe.give_camera_info(node)
+    again = probe.send_until_answered(probe.image(frame_id="reactivated"))
+    assert (again.height, again.width) == (5, 8)
+
+
+def test_a_bad_model_fails_configure_with_the_reason_and_the_node_lives_on(
+        ros, checkpoint: Path, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    from lifecycle_msgs.msg import Transition
+    from rclpy.parameter import Parameter
+
+    missing = tmp_path / "missing.pt"
+    node, probe, lifecycle = managed_node(ros, model_path=str(missing))
+    assert not lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+    assert lifecycle.state() == "unconfigured"
+    assert f"configure failed: model not found: {missing}" in capfd.readouterr().err
+
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    node.set_parameters([Parameter("model_path", value=str(tmp_path / "bad.pt"))])
+    assert not lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+    assert lifecycle.state() == "unconfigured"
+    assert "configure failed" in (err := capfd.readouterr().err) and "bad.pt" in err, err
+
+    node.set_parameters([Parameter("model_path", value=str(checkpoint))])  # fixed: the same node goes on
+    assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+    assert lifecycle.transition(Transition.TRANSITION_ACTIVATE) and lifecycle.state() == "active"
+    ros.wait_matched(probe.image_pub, node.image_sub)
+    probe.give_camera_info(node)
+    assert probe.send_until_answered(probe.image(frame_id="fixed")).encoding == "32FC16"
+
+
+class DiagnosticsProbe:
+    """descriptor_node's status on /diagnostics."""
+
+    def __init__(self, ros, node, name: str = "descriptor_node: /descriptors") -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.ros, self.name, self.statuses = ros, name, []
+        node.create_subscription(DiagnosticArray, "/diagnostics", self.on_array, 10)
+
+    def on_array(self, msg) -> None:
+        self.statuses += [s for s in msg.status if s.name == self.name]
+
+    def wait(self, condition, timeout_s: float):
+        """The first status that meets ``condition``, or None."""
+        def found():
+            return next((s for s in self.statuses if condition(s)), None)
+
+        self.ros.spin_until(lambda: found() is not None, timeout_s)
+        return found()
+
+
+def values(status) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Two torch threads on a loaded 2-core machine wait on each other, up to a second a frame:
+    too slow to follow a camera in a rate test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_diagnostics_report_the_input_rate_and_malformed_frames(ros, checkpoint: Path, one_torch_thread) -> None:
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from sensor_msgs.msg import Image
+
+    node, probe = start_node(ros, checkpoint)
+    diagnostics = DiagnosticsProbe(ros, probe.node)
+    camera = probe.node.create_timer(0.5, lambda: probe.image_pub.publish(probe.image()))  # a 2 Hz camera
+    status = diagnostics.wait(lambda s: int(values(s)["Published in window"]) >= 8, 30.0)
+    assert status is not None, [s.message for s in diagnostics.statuses]
+    assert status.level == DiagnosticStatus.OK and status.hardware_id == "cpu", status
+    assert float(values(status)["Frequency (Hz)"]) == pytest.approx(2.0, rel=0.2)
+    assert 0.0 < float(values(status)["Mean latency (ms)"]) < 5000.0  # below max_age_s
+    assert values(status)["Latency limit (ms)"] == "5000.0"
+
+    camera.cancel()
+    wrong_encoding = numpy_to_image(np.ones((H, W), np.float32), "32FC1", Image)
+    wrong_encoding.header.frame_id = "wrong_encoding"
+    probe.send_expecting_silence(wrong_encoding)
+    status = diagnostics.wait(lambda s: int(values(s)["Malformed in window"]) >= 1, 5.0)
+    assert status is not None, [s.message for s in diagnostics.statuses]
+    assert status.level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR) and "malformed frame" in status.message
+    assert int(values(status)["Malformed"]) == node.diagnostics.health.malformed_total >= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_deactivate_gives_the_gpu_memory_back(ros, checkpoint: Path) -> None:
+    from lifecycle_msgs.msg import Transition
+
+    before = torch.cuda.memory_reserved()
+    node, probe, lifecycle = managed_node(ros, model_path=str(checkpoint), device="cuda")
+    assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+    assert lifecycle.transition(Transition.TRANSITION_ACTIVATE)
+    ros.wait_matched(probe.image_pub, node.image_sub)
+    probe.give_camera_info(node)
+    probe.send_until_answered(probe.image(frame_id="on_cuda"), timeout_s=60.0)
+    assert torch.cuda.memory_reserved() > before
+    assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)
+    gc.collect()
+    assert torch.cuda.memory_allocated() == 0 and torch.cuda.memory_reserved() == before

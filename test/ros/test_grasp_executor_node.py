@@ -38,12 +38,13 @@ class Cell:
             String, "execution/result", lambda msg: self.results.append(json.loads(msg.data)), 10)
         self.execute = self.node.create_client(Trigger, "/grasp_executor/execute")
 
-    @staticmethod
-    def pose(position):
+    def pose(self, position):
+        """A grasp as a planner sends it: stamped now (the shipped config refuses unstamped ones)."""
         from geometry_msgs.msg import PoseStamped
 
         msg = PoseStamped()
         msg.header.frame_id = "base_link"
+        msg.header.stamp = self.node.get_clock().now().to_msg()
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position
         msg.pose.orientation.x, msg.pose.orientation.w = 1.0, 0.0  # tool z down
         return msg

@@ -1,5 +1,6 @@
 """config/{heatmap_node,oriented_grasp_node,grasp_executor}.yaml: parsed by rcl itself, and every
-parameter in them is one the node declares, and every declared parameter is in them."""
+parameter in them is one the node declares, and every declared parameter is in them or in the
+cell's file (config/cell.yaml: camera pose, frames, workspace)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,20 +23,23 @@ def test_config_matches_declared_parameters(ros, tmp_path: Path, name: str) -> N
     from dense_descriptor_ros.ros.nodes.heatmap_node import HeatmapNode
     from dense_descriptor_ros.ros.nodes.oriented_grasp_node import OrientedGraspNode
 
-    path = CONFIG / f"{name}.yaml"
+    path, cell_path = CONFIG / f"{name}.yaml", CONFIG / "cell.yaml"
     written = yaml.safe_load(path.read_text())[name]["ros__parameters"]
+    cell = yaml.safe_load(cell_path.read_text())["/**"]["ros__parameters"]
     if name == "grasp_executor":
         node_type, overrides = GraspExecutorNode, {"backend": "fake"}  # moveit_msgs is not on PyPI
     else:
         node_type = HeatmapNode if name == "heatmap_node" else OrientedGraspNode
         overrides = {"database": str(tmp_path / "k.db"), "model_path": str(make_checkpoint(tmp_path))}
-    node = node_type(context=ros.context, cli_args=["--ros-args", "--params-file", str(path)],
+    node = node_type(context=ros.context, cli_args=["--ros-args", "--params-file", str(path),
+                                                    "--params-file", str(cell_path)],
                      parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
     try:
         declared = set(node._parameters) - {"use_sim_time", "start_type_description_service"}
-        assert set(written) == declared
-        for key, value in written.items():  # rcl read the file: values arrive as written
-            if key not in overrides:
+        assert set(written) <= declared and not set(written) & set(cell)
+        assert set(written) | (set(cell) & declared) == declared
+        for key, value in {**written, **cell}.items():  # rcl read the files: values arrive as written
+            if key in declared and key not in overrides:
                 got = node.get_parameter(key).value
                 assert (list(got) if isinstance(value, list) else got) == value, key
     finally:

@@ -249,3 +249,73 @@ def test_a_best_object_without_a_flat_footprint_is_grasped_on_the_next_one(ros, 
     grasp = next(g for g in probe.grasps if g.header.stamp == stamp).pose.position
     expected = transform_points(T_WORLD_CAMERA, backproject(CAMERA, np.array([flat]), np.array([0.5])))[0]
     np.testing.assert_allclose([grasp.x, grasp.y, grasp.z], expected, atol=1e-4)
+
+
+CAMERA_PERIOD_NS = 1_000_000_000 // 30
+
+
+def annotated(checkpoint: Path, database: Path) -> None:
+    """One grasp preference in ``database``, so every frame gives a heatmap."""
+    model, _ = load_checkpoint(checkpoint)
+    with KeypointDatabase(database) as db:
+        db.add_preferences("box", RGB, np.array([MOUSE_PIXEL]),
+                           DescriptorModel.of(model).describe_pixels(RGB, np.array([MOUSE_PIXEL])),
+                           file_hash(checkpoint), "test")
+
+
+def camera_frame(probe, k: int) -> dict:
+    """Frame ``k`` of a 30 Hz camera: its messages stamped 100 s + k / 30 s."""
+    messages = probe.frame()
+    for msg in messages.values():
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(100_000_000_000 + k * CAMERA_PERIOD_NS, 1_000_000_000)
+    return messages
+
+
+def test_every_descriptor_of_a_30_hz_camera_gives_a_heatmap(ros, checkpoint: Path, tmp_path: Path) -> None:
+    """The CPU fallback: colour and depth at 30 Hz, descriptors at 1.2 Hz, each 1 s after its
+    frame (stamp time). /heatmap comes at the descriptor rate: one per descriptor, with its stamp
+    (the last 8 colour frames alone had given none)."""
+    from sensor_msgs.msg import Image
+
+    annotated(checkpoint, tmp_path / "prefs.db")
+    node, probe = start(ros, checkpoint, tmp_path / "prefs.db")
+    heatmaps = []
+    probe.node.create_subscription(Image, "heatmap", heatmaps.append, 10)
+    received = []  # every message the node's synchronizer got, so none is published before the last arrived
+    add = node.inputs.frames.sync.add
+    node.inputs.frames.sync.add = lambda stream, stamp, item: (received.append(stream), add(stream, stamp, item))[1]
+    late, described = 30, [0, 25, 50, 75]  # 1 s late, 1.2 Hz
+    frames = [camera_frame(probe, k) for k in range(120)]
+    for k, messages in enumerate(frames):
+        probe.info_pub.publish(messages["camera_info"])
+        sent = [("image", messages["image"]), ("depth", messages["depth"])]
+        if k - late in described:
+            sent.append(("descriptors", frames[k - late]["descriptors"]))
+        for name, msg in sent:
+            expected = len(received) + 1
+            probe.pubs[name].publish(msg)
+            assert ros.spin_until(lambda: len(received) == expected, 5.0), f"{name} of frame {k} did not arrive"
+    assert ros.spin_until(lambda: len(heatmaps) == len(described), 5.0), f"{len(heatmaps)} heatmaps"
+    assert [h.header.stamp for h in heatmaps] == [frames[k]["image"].header.stamp for k in described]
+
+
+def test_frames_that_arrive_while_a_plan_runs_wait_for_their_descriptors(ros, checkpoint: Path,
+                                                                        tmp_path: Path) -> None:
+    """Launched at ~23 Hz, a plan took ~0.4 s: the 9 colour frames of that time came while the node
+    was busy and a queue of 5 kept only the last, so a later descriptor of an earlier one found
+    nothing. Here 30 frames (1 s at 30 Hz) arrive before the node spins."""
+    from sensor_msgs.msg import Image
+
+    annotated(checkpoint, tmp_path / "prefs.db")
+    node, probe = start(ros, checkpoint, tmp_path / "prefs.db")
+    heatmaps = []
+    probe.node.create_subscription(Image, "heatmap", heatmaps.append, 10)
+    frames = [camera_frame(probe, k) for k in range(30)]
+    for messages in frames:
+        for name in ("image", "depth"):
+            probe.pubs[name].publish(messages[name])
+    probe.info_pub.publish(frames[0]["camera_info"])
+    ros.spin_until(lambda: False, 0.5)  # the node takes what waited
+    probe.pubs["descriptors"].publish(frames[0]["descriptors"])  # the first frame's, 1 s late
+    assert ros.spin_until(lambda: heatmaps, 5.0), "the first frame was dropped while the node was busy"
+    assert heatmaps[0].header.stamp == frames[0]["image"].header.stamp

@@ -2,7 +2,8 @@
 
 Reads the bag with ``rosbags`` (sqlite3 or mcap) and republishes each frame, restamped with the
 current time, in the RealSense topic layout at ``rate`` Hz; so a recorded training bag drives
-the same downstream graph as the real camera.
+the same downstream graph as the real camera. ``/diagnostics`` reports the replay rate against
+``rate`` and counts unreadable stretches of the bag as dropped frames.
 
 Parameters (read at start-up): bag_path (required), rate (Hz), loop, and the topics to read
 from the bag: color_topic, depth_topic, info_topic (default: the RealSense ones).
@@ -39,7 +40,7 @@ class BagReplayNode(Node):
             raise ValueError(f"rate must be > 0 frames per second, got {rate}")
         self.frames = self._open()
         self.finished = False
-        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1")
+        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1", rate, self.bag_path)
         self.timer = self.create_timer(1.0 / rate, self.on_timer)
 
     def _open(self) -> Iterator[CameraFrame]:
@@ -58,13 +59,16 @@ class BagReplayNode(Node):
                 frame = next(self.frames)
             return frame
         except BagError as exc:  # corrupt storage further into the bag
+            self.publisher.diagnostics.dropped()
             self.get_logger().error(str(exc))
             return None
 
     def on_timer(self) -> None:
         frame = self._next_frame()
         if frame is None:
-            self.get_logger().info(f"{self.bag_path} finished after {self.publisher.published} frames")
+            health = self.publisher.diagnostics.health
+            self.get_logger().info(f"{self.bag_path} finished after {health.published_total} frames")
+            health.stop_expecting("bag finished")
             self.finished = True
             self.timer.cancel()
             return

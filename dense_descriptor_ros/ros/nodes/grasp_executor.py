@@ -3,8 +3,10 @@
 Takes the grasp topics of a grasp node (``ros.grasp_inbox``). A grasp is executed when
 ``~/execute`` (std_srvs/Trigger) is called, or on arrival with ``auto_execute``; ``~/cancel``
 stops after the running step. Every task ends with one ``execution/result`` (String, JSON:
-code, detail, timings, grasp); ``execution/status`` (String, JSON) says whether a pick runs and
-the stamp of the grasp ``~/execute`` would take.
+code, detail, timings, grasp), a grasp refused before moving too (``rejected_*`` codes);
+``execution/status`` (String, JSON) says whether a pick runs and the stamp of the grasp
+``~/execute`` would take. A grasp that arrives during a pick is not taken: ``~/execute`` is
+refused while a pick runs, and the pick's end drops it (it shows the heap before the pick).
 
 Backends (parameter ``backend``): ``moveit`` (MoveGroup and GripperCommand actions), ``sim``
 (the simulated cell node's arm and jaws, ``ros.cell_clients``), ``fake`` (arm, vacuum and jaws
@@ -14,6 +16,8 @@ the ``vacuum_service`` (std_srvs/SetBool), as on a real cell.
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from typing import Any
 
 from rclpy.node import Node
@@ -22,6 +26,7 @@ from std_srvs.srv import Trigger
 
 from dense_descriptor_ros.execution import ExecutionReport, ExecutionResult, FakeCell, GraspExecutor
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
+from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.ros.execution_backends import cell_backends
 from dense_descriptor_ros.ros.grasp_inbox import GraspInbox
 from dense_descriptor_ros.ros.grasp_messages import pose_from_msg
@@ -41,7 +46,11 @@ class GraspExecutorNode(Node):
         self.gripper = declare(self, "gripper", "suction", " or ".join(GRIPPER_KINDS))
         backend = declare(self, "backend", "moveit", " or ".join(BACKENDS))
         self.auto_execute = declare(self, "auto_execute", False, "execute every grasp as it arrives when idle")
-        config = declare_executor_config(self)
+        self.max_grasp_age_s = declare(self, "max_grasp_age_s", 0.0, "refuse a grasp stamped longer ago than "
+                                       "this when its pick would start (s; 0: any age)")
+        config = replace(declare_executor_config(self), target_frame=declare(
+            self, "target_frame", "", "the frame grasps must come in, the workspace box's: the executor "
+                                      "transforms none ('' = any named frame)"))
         if self.gripper not in GRIPPER_KINDS or backend not in BACKENDS:
             raise ValueError(f"gripper must be one of {GRIPPER_KINDS} and backend one of {BACKENDS}, "
                              f"got {self.gripper!r} and {backend!r}")
@@ -80,28 +89,48 @@ class GraspExecutorNode(Node):
         return response
 
     def start(self) -> tuple[bool, str]:
-        """Start the latest grasp; a refusal is published at once."""
+        """Start the latest grasp; a refused one ends at once, its result published like a pick's."""
         stamp_ns = self.inbox.stamp_ns
         msg, confidence, width = self.inbox.take()
+        pose = None
         try:
             pose = pose_from_msg(msg)
-            if self.gripper == "suction":
-                started = self.grasp_executor.execute_suction(pose, confidence)
-            elif width is None:
-                raise ValueError("no grasp width received on grasp/width")
-            else:
-                started = self.grasp_executor.execute_parallel(pose, width, confidence)
-        except ValueError as exc:
-            self.get_logger().error(f"grasp not executed: {exc}")
-            return False, str(exc)
-        self.running = {"frame": pose.frame, "position": pose.position.tolist(), "stamp_ns": stamp_ns,
-                        "orientation_xyzw": pose.orientation.tolist(), "confidence": confidence,
-                        "gripper": self.gripper, "width": width}
+            refusal = self.stale(stamp_ns)
+            if refusal is None and not self.begin(pose, confidence, width):
+                refusal = self.grasp_executor.get_report()
+        except ValueError as exc:  # a pose or width that cannot be executed
+            refusal = ExecutionReport(ExecutionResult.REJECTED_INVALID_GRASP, str(exc))
+        # no pose when it could not be read: the detail holds its values
+        self.running = {"frame": msg.header.frame_id, "stamp_ns": stamp_ns, "gripper": self.gripper,
+                        "position": None if pose is None else pose.position.tolist(),
+                        "orientation_xyzw": None if pose is None else pose.orientation.tolist(),
+                        "confidence": json_number(confidence), "width": json_number(width)}
         self.publish_status()
-        if not started:
-            self.finish(self.grasp_executor.get_report())
-            return False, self.grasp_executor.get_report().detail
+        if refusal is not None:
+            self.finish(refusal)
+            return False, refusal.detail
         return True, "executing"
+
+    def stale(self, stamp_ns: int | None) -> ExecutionReport | None:
+        """A grasp older than ``max_grasp_age_s`` shows a heap that may have changed since."""
+        limit = self.max_grasp_age_s
+        if limit <= 0:
+            return None
+        if not stamp_ns:
+            return ExecutionReport(ExecutionResult.REJECTED_STALE,
+                                   f"grasp has no stamp, so its age is unknown (max_grasp_age_s {limit})")
+        age_s = (self.get_clock().now().nanoseconds - stamp_ns) / 1e9
+        if age_s <= limit:
+            return None
+        return ExecutionReport(ExecutionResult.REJECTED_STALE, f"grasp is {age_s:.1f} s old (max_grasp_age_s {limit})")
+
+    def begin(self, pose: Pose, confidence: float, width: float | None) -> bool:
+        """The executor's start (False: refused); ValueError for a width that cannot be executed."""
+        if self.gripper == "suction":
+            return self.grasp_executor.execute_suction(pose, confidence)
+        if width is None:
+            raise ValueError("no grasp width received on grasp/width")
+        return self.grasp_executor.execute_parallel(pose, width, confidence)
 
     def poll(self) -> None:
         if self.running is not None and self.grasp_executor.is_task_complete():
@@ -122,6 +151,11 @@ class GraspExecutorNode(Node):
     def publish_status(self) -> None:
         status = {"running": self.running is not None, "grasp_stamp_ns": self.inbox.stamp_ns}
         self.status_pub.publish(String(data=json.dumps(status)))
+
+
+def json_number(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: such a value is written as null (the detail says what it was)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def main(args: list[str] | None = None) -> int:

@@ -17,7 +17,9 @@ to click on) is published and a throttled warning says why.
 Services (std_srvs/Trigger, private): ``~/undo`` (remove this session's last click),
 ``~/clear`` (remove the current object's preferences), ``~/save`` (export JSON next to the
 database), ``~/reload`` (re-open the database, e.g. after ``ddr annotate``).
-Parameters: see config/heatmap_node.yaml; ``object`` may be changed at run time.
+Parameters: see config/heatmap_node.yaml, and config/cell.yaml for the camera pose, frames and
+workspace (the cell's, shared with oriented_grasp_node and the executor); ``object`` may be
+changed at run time.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Publishes, like ``realsense2_camera`` with ``align_depth.enable:=true``:
 ``camera/camera/aligned_depth_to_color/image_raw`` (16UC1 mm) and its ``camera_info``, all in
 ``camera_color_optical_frame``. An unplugged camera is reopened with exponential backoff; each
 attempt returns at once while no device is connected, so the node keeps spinning and ends at
-once on SIGINT/SIGTERM.
+once on SIGINT/SIGTERM. ``/diagnostics`` reports the frame rate against the colour profile's,
+and why the camera is unavailable.
 
 Parameters (realsense-ros names, read at start-up):
   serial_no                    device serial ("" = first found; a leading "_" is ignored; all
@@ -51,7 +52,8 @@ class RealSenseNode(Node):
                                  depth_profile=StreamProfile.parse(depth), playback_file=playback,
                                  loop_playback=loop, reconnect_timeout_s=timeout)
         self.camera = RealSenseCamera(config, pipeline_factory)
-        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1")
+        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1", config.color_profile.fps,
+                                         playback or config.serial)
         self._state: tuple[str, str] = ("", "")
         self.create_timer(POLL_PERIOD_S, self.on_timer)
         source = f"recording {playback}" if playback else f"device {config.serial or '(first found)'}"
@@ -69,12 +71,16 @@ class RealSenseNode(Node):
         if (state, self.camera.last_error) == self._state:
             return
         self._state, logger = (state, self.camera.last_error), self.get_logger()
+        diagnostics = self.publisher.diagnostics
         if state == "streaming":
             logger.info(f"streaming from {self.camera.device_serial}")
+            diagnostics.hardware_id, diagnostics.health.note = self.camera.device_serial, ""
         elif state == "finished":
-            logger.info(f"recording finished after {self.publisher.published} frames")
+            logger.info(f"recording finished after {diagnostics.health.published_total} frames")
+            diagnostics.health.stop_expecting("recording finished")
         elif self.camera.last_error:
             logger.warning(f"camera unavailable ({self.camera.last_error}); retrying with backoff")
+            diagnostics.health.note = f"camera unavailable: {self.camera.last_error}"
 
     def destroy_node(self) -> None:
         self.camera.stop()

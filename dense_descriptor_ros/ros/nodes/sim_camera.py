@@ -3,7 +3,7 @@
 Publishes ``camera/camera/color/image_raw`` (rgb8), ``camera/camera/aligned_depth_to_color/
 image_raw`` (16UC1 mm) and both ``camera_info`` topics at ``rate`` Hz, so the downstream graph
 launched for a RealSense runs unchanged. Service ``reshuffle`` (std_srvs/Trigger) re-drops the
-objects, as if the robot had picked.
+objects, as if the robot had picked. ``/diagnostics`` reports the frame rate against ``rate``.
 
 Parameters (read at start-up): width, height, rate (Hz), seed, n_objects,
 camera (``overhead`` fixed above the bin, or ``robot`` oblique view).
@@ -36,7 +36,7 @@ class SimCameraNode(Node):
         if rate <= 0:
             raise ValueError(f"rate must be > 0 frames per second, got {rate}")
         self.camera = SimCamera(config)
-        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1")
+        self.publisher = CameraPublisher(self, REALSENSE_TOPICS, "16UC1", rate, "simulation")
         self.create_service(Trigger, "reshuffle", self.on_reshuffle)
         self.create_timer(1.0 / rate, self.on_timer)
         self.get_logger().info(f"simulated {config.camera} camera {config.width}x{config.height} at "

@@ -8,7 +8,9 @@ interface). ``~/reshuffle`` (Trigger) lays the next trial's heap: the heaps of `
 for the same ``seed``, starting at ``first_trial``. When the executor reports a pick
 (``execution/result``) the cell judges it as the in-process trials do and publishes
 ``sim_cell/pick`` (String, JSON: trial, success, target picked, preferred region hit, outcome).
-One world, one thread: commands, renders and judging run one after another.
+One world, one thread: commands, renders and judging run one after another. So ``~/reshuffle``
+is refused while a pick is under way (from its first command to the executor's result): taken
+then, it laid the next heap before the pick was judged, and the pick was judged on that heap.
 """
 from __future__ import annotations
 
@@ -54,7 +56,8 @@ class SimCellNode(Node):
             raise ValueError(f"gripper must be one of {GRIPPER_KINDS} and rate > 0, got {kind!r} and {rate}")
         self.cell = TrialCell(kind, size, seed, Path(reference) if reference else None)
         self.cell.drop(first)
-        self.camera = CameraPublisher(self, REALSENSE_TOPICS, "32FC1")
+        self.pick_under_way = False  # a command came and the executor has not reported the pick yet
+        self.camera = CameraPublisher(self, REALSENSE_TOPICS, "32FC1", rate, "simulation")
         self.answers = self.create_publisher(DiagnosticStatus, RESULT_TOPIC, RELIABLE)
         self.picks = self.create_publisher(String, "sim_cell/pick", RELIABLE)
         self.create_subscription(PoseStamped, MOVE_TOPIC, self.on_move, RELIABLE)
@@ -88,6 +91,7 @@ class SimCellNode(Node):
     def run(self, request: str, act) -> None:
         """Carry out one command (no time limit of ours: simulated time runs only as we step) and
         answer it with its values or its error."""
+        self.pick_under_way = True
         try:
             values, error = act(float("inf")), None
         except BackendError as exc:
@@ -95,6 +99,7 @@ class SimCellNode(Node):
         self.answers.publish(answer(request, error, values))
 
     def on_vacuum(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self.pick_under_way = True
         try:
             self.cell.gripper.set(request.data, float("inf"))
             response.success, response.message = True, "on" if request.data else "off"
@@ -103,6 +108,11 @@ class SimCellNode(Node):
         return response
 
     def on_reshuffle(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.pick_under_way:
+            response.success = False
+            response.message = (f"a pick on trial {self.cell.index}'s heap is under way: reshuffle after its "
+                                f"verdict on sim_cell/pick")
+            return response
         self.cell.drop(self.cell.index + 1)
         response.success = True
         response.message = json.dumps({"trial": self.cell.index, "stamp_ns": self.get_clock().now().nanoseconds})
@@ -110,6 +120,7 @@ class SimCellNode(Node):
 
     def on_pick(self, msg: String) -> None:
         """Judge the executor's pick on the heap as it lay, then publish the verdict."""
+        self.pick_under_way = False
         document = json.loads(msg.data)
         grasp = document.get("grasp") or {}
         if not grasp.get("position"):

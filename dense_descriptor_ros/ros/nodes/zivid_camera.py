@@ -4,6 +4,8 @@ Publishes ``color/image_color`` (rgb8), ``color/camera_info``, ``depth/image`` (
 NaN where the camera saw nothing) and ``depth/camera_info`` in ``zivid_optical_frame``.
 Captures on the ``capture`` service (std_srvs/Trigger) or, with ``continuous_capture``, at
 ``capture_rate`` Hz. The settings file is re-read on every capture, so edits apply at once.
+A failed capture is logged and counted on ``/diagnostics`` as a dropped frame (malformed when
+the camera returned inconsistent arrays); continuous capture goes on with the next one.
 
 Parameters (read at start-up): serial_number ('' = first found), settings_file_path (Zivid
 settings YAML, required), frame_id, continuous_capture, capture_rate.
@@ -15,6 +17,7 @@ from typing import Any, Callable
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
+from dense_descriptor_ros.cameras.frames import CameraFrameError
 from dense_descriptor_ros.cameras.zivid import (
     ZIVID_OPTICAL_FRAME,
     ZividAdapter,
@@ -46,10 +49,10 @@ class ZividNode(Node):
         load_settings(self.settings_path)  # fail at start, not at the first capture
         self.adapter = adapter_factory()  # ZividError (a RuntimeError) when the SDK is missing
         connected = self.adapter.connect(serial)
-        self.publisher = CameraPublisher(self, ZIVID_TOPICS, "32FC1")
+        self.publisher = CameraPublisher(self, ZIVID_TOPICS, "32FC1", rate if continuous else 0.0, connected)
         self.create_service(Trigger, "capture", self.on_capture)
         if continuous:
-            self.create_timer(1.0 / rate, self.capture_and_publish)
+            self.create_timer(1.0 / rate, self.capture)
         mode = f"continuous at {rate} Hz" if continuous else "on the capture service"
         self.get_logger().info(f"Zivid {connected} connected; capturing {mode} with {self.settings_path}")
 
@@ -60,13 +63,21 @@ class ZividNode(Node):
         self.publisher.publish(frame)
         return f"captured {frame.width}x{frame.height} with {len(settings.acquisitions)} acquisition(s)"
 
-    def on_capture(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+    def capture(self) -> tuple[bool, str]:
+        """One capture, its failure logged and counted instead of raised: ``(success, message)``."""
         try:
-            response.message = self.capture_and_publish()
-            response.success = True
+            return True, self.capture_and_publish()
+        except CameraFrameError as exc:  # colour, depth and intrinsics that do not fit together
+            self.publisher.diagnostics.malformed()
+            self.get_logger().error(f"malformed capture: {exc}")
+            return False, str(exc)
         except (ValueError, RuntimeError) as exc:  # bad settings file, camera error
+            self.publisher.diagnostics.dropped()
             self.get_logger().error(f"capture failed: {exc}")
-            response.success, response.message = False, str(exc)
+            return False, str(exc)
+
+    def on_capture(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        response.success, response.message = self.capture()
         return response
 
     def destroy_node(self) -> None:

@@ -315,3 +315,22 @@ def summary_row(summary: dict) -> dict:
             "preference hit": summary["preference_hit_rate"],
             **{name: summary[key] for key, name in ORACLE_COLUMNS.items() if key in summary},
             **{f"{stage} ms": value for stage, value in summary["timings_ms"].items()}}
+
+
+def trial_differences(first: dict, second: dict) -> list[dict]:
+    """Where two ``results.json`` of the same heaps disagree: ``{"index", "fields": {name:
+    (first, second)}}`` per trial, every judged field (outcome, face, confidence; not timings).
+
+    Runs of other heaps (gripper, object, seed or trial count) cannot be compared: ValueError.
+    """
+    for key in ("gripper", "object_type", "seed", "size", "trials"):
+        if first.get(key) != second.get(key):
+            raise ValueError(f"the runs differ in {key} ({first.get(key)} / {second.get(key)}): "
+                             f"they did not pick the same heaps")
+    differences = []
+    for a, b in zip(first["results"], second["results"]):
+        fields = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+                  if k != "timings_ms" and a.get(k) != b.get(k)}
+        if fields:
+            differences.append({"index": a["index"], "fields": fields})
+    return differences

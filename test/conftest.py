@@ -3,7 +3,8 @@ that cannot run fails the run instead of skipping quietly.
 
 * the rclpy tier: rclpy must import, and at least one ``ros``-marked test must pass;
 * every other tier (browser, RealSense, XFeat, ONNX, colcon): a skip fails the run unless its
-  reason names something that cannot be installed from PyPI or Debian on this machine.
+  reason names something that cannot be installed from PyPI or Debian on this machine
+  (hardware such as a CUDA GPU included).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 STRICT = os.environ.get("DDR_REQUIRE_ALL_TIERS") == "1"
 # Skips that stay skips: packages with no PyPI/Debian wheel for this machine, or hardware/SDKs.
-UNINSTALLABLE_HERE = ("is not on PyPI", "Zivid SDK is installed here", "needs oneDNN")
+UNINSTALLABLE_HERE = ("is not on PyPI", "Zivid SDK is installed here", "needs oneDNN",
+                      "needs a CUDA GPU")
 
 
 def _rclpy_error() -> str | None:

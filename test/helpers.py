@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import torch
@@ -38,3 +44,36 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def node_process(module: str, ros_args: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """A node's ``main`` in its own process (``dense_descriptor_ros.ros.nodes.<module>``), with
+    its stderr lines collected as they come; killed if it still runs when the block ends."""
+    argv = ["--ros-args", *(ros_args or [])]
+    command = [sys.executable, "-c", f"from dense_descriptor_ros.ros.nodes.{module} import main; "
+               f"raise SystemExit(main({argv!r}))"]
+    process = subprocess.Popen(command, env={**os.environ, "RCUTILS_LOGGING_BUFFERED_STREAM": "0", **(env or {})},
+                               stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
+    try:
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def interrupt(process: subprocess.Popen, repeated: bool, timeout: float = 10.0) -> int:
+    """SIGINT, and with ``repeated`` again every 5 ms until the process ends (Ctrl-C under
+    ros2 launch is two: the terminal's and launch's); returns its exit code."""
+    process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while repeated and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=timeout)
+    time.sleep(0.1)  # the reader thread drains stderr
+    return code

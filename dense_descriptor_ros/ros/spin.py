@@ -2,13 +2,13 @@
 
 Ctrl-C under ``ros2 launch`` delivers two SIGINTs, the terminal's and then launch's own: the
 first ends spinning, the second must not interrupt the node's clean-up (a bag recorder's
-index, a camera's stop), so it is ignored while the node is destroyed.
+index, a camera's stop, the renderer's EGL display at exit), so once spinning has ended SIGINT
+is ignored until the process is gone: restoring the handler let a late second one kill the
+process (exit -2) or raise inside the interpreter's exit hooks.
 """
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Callable
 
 import rclpy
@@ -29,18 +29,8 @@ def spin_node(make_node: Callable[[], Node], name: str, args: list[str] | None =
         rclpy.logging.get_logger(name).fatal(str(exc))
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # for good: the process is ending
         if node is not None:
-            with sigint_ignored():
-                node.destroy_node()
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0
-
-
-@contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored inside (main thread only, as every signal handler); restored after."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

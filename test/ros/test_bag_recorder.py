@@ -80,38 +80,17 @@ def test_sigint_closes_a_bag_that_holds_everything_received(ros, tmp_path: Path,
     """Ctrl-C under ros2 launch is two SIGINTs (the terminal's, then launch's): the second one
     interrupted writing the bag's index, and a bag without it cannot be opened. "repeated" keeps
     sending SIGINT every 5 ms until the process ends."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import threading
-    import time
+    from helpers import interrupt, node_process
 
     bag = tmp_path / "bag"
-    env = {**os.environ, "RCUTILS_LOGGING_BUFFERED_STREAM": "0"}  # ROS_DOMAIN_ID: the fixture's
-    process = subprocess.Popen([sys.executable, "-c", "from dense_descriptor_ros.ros.nodes.bag_recorder import main; "
-                                f"raise SystemExit(main(['--ros-args', '-p', 'output:={bag}']))"],
-                               env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
-    try:
+    with node_process("bag_recorder", ["-p", f"output:={bag}"]) as (process, lines):  # ROS_DOMAIN_ID: the fixture's
         publisher = camera(ros)
         assert ros.spin_until(lambda: all_matched(publisher), 60.0), "".join(lines)
         ros.spin_until(lambda: False, 1.0)  # let the recorder's side of discovery finish too
         for frame in frames(3):
             publisher.publish(frame)
             ros.spin_until(lambda: False, 0.2)
-        process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10.0
-        while ctrl_c == "repeated" and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-            process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=10.0)
-        time.sleep(0.1)  # the reader thread drains stderr
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        code = interrupt(process, repeated=ctrl_c == "repeated")
     closed = next((line for line in lines if "closed" in line), None)
     assert closed is not None, "".join(lines)
     reported = {topic: int(n) for n, topic in re.findall(r"(\d+) on (\S+?)(?:,|$)", closed.strip())}

@@ -358,7 +358,7 @@ def test_diagnostics_report_the_input_rate_and_malformed_frames(ros, checkpoint:
     assert int(values(status)["Malformed"]) == node.diagnostics.health.malformed_total >= 1
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_deactivate_gives_the_gpu_memory_back(ros, checkpoint: Path) -> None:
     from lifecycle_msgs.msg import Transition
 

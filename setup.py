@@ -14,6 +14,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
         (f"share/{PACKAGE}/models", glob("models/*.pt") + glob("models/*.md")),
     ],
     install_requires=["setuptools", "numpy", "scipy", "torch", "pillow", "tqdm", "pyyaml",

@@ -31,7 +31,6 @@ case $PRESET in
     CHECK_FRAMES=${CHECK_FRAMES:-60}  # the held-out recording
     SIZE=${SIZE:-480x640}           # recorded: the camera's resolution
     CELL_SIZE=${CELL_SIZE:-240x320} # trained (whole frames resized), calibrated, annotated, picked
-    MIN_SHARPNESS=${MIN_SHARPNESS:-50}  # ddr bag extract's default, set for 640x480 frames
     IV_EPOCHS=${IV_EPOCHS:-2}
     CCL_EPOCHS=${CCL_EPOCHS:-2}
     STEPS=${STEPS:-100}             # steps per epoch
@@ -44,7 +43,6 @@ case $PRESET in
     CHECK_FRAMES=${CHECK_FRAMES:-6}
     SIZE=${SIZE:-64x80}
     CELL_SIZE=${CELL_SIZE:-64x80}
-    MIN_SHARPNESS=${MIN_SHARPNESS:-800}  # the variance of the Laplacian grows as images shrink
     IV_EPOCHS=${IV_EPOCHS:-1}
     CCL_EPOCHS=${CCL_EPOCHS:-1}
     STEPS=${STEPS:-1}
@@ -72,7 +70,7 @@ recording=(--size "$SIZE" --repeats "$REPEATS" --blur-every "$BLUR_EVERY")
 [ -f "$OUT/bag_manifest.json" ] || timed record $DDR sim record-bag --out "$OUT/bag" --frames "$FRAMES" \
   "${recording[@]}" --seed "$SEED" --manifest "$OUT/bag_manifest.json"
 [ -f "$OUT/extract.txt" ] || { timed extract $DDR bag extract "$OUT/bag" "$OUT/images" \
-  --min-sharpness "$MIN_SHARPNESS" --no-progress > "$OUT/extract.partial" \
+  --no-progress > "$OUT/extract.partial" \
   && mv "$OUT/extract.partial" "$OUT/extract.txt"; }
 cat "$OUT/extract.txt"
 
@@ -80,7 +78,7 @@ cat "$OUT/extract.txt"
 [ -f "$OUT/check_bag_manifest.json" ] || timed record_check $DDR sim record-bag --out "$OUT/check_bag" \
   --frames "$CHECK_FRAMES" "${recording[@]}" --seed $(( SEED + 1 )) --manifest "$OUT/check_bag_manifest.json"
 [ -f "$OUT/check_extract.txt" ] || { timed extract_check $DDR bag extract "$OUT/check_bag" "$OUT/check_images" \
-  --min-sharpness "$MIN_SHARPNESS" --no-progress > "$OUT/check_extract.partial" \
+  --no-progress > "$OUT/check_extract.partial" \
   && mv "$OUT/check_extract.partial" "$OUT/check_extract.txt"; }
 [ -f "$OUT/check_pairs/pairs.json" ] || timed check_pairs $DDR pairs synthetic \
   --images "$OUT/check_images" --out "$OUT/check_pairs" --size "$CELL_SIZE" --pairs-per-image 1 --seed "$SEED"

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from dense_descriptor_ros.bags.frame_filter import (
     DEFAULT_MIN_CHANGE,
     DEFAULT_MIN_SHARPNESS,
+    DEFAULT_RELATIVE_SHARPNESS,
     FrameFilter,
     Verdict,
 )
@@ -52,6 +53,7 @@ class ExtractionSummary:
     out_dir: str
     min_change: float
     min_sharpness: float
+    relative_sharpness: float
     frames: int = 0
     kept: int = 0
     duplicate: int = 0
@@ -72,7 +74,8 @@ class ExtractionSummary:
             ("frames read", self.frames),
             ("kept (written)", self.kept),
             (f"near-duplicate (change < {self.min_change:g})", self.duplicate),
-            (f"blurry (sharpness < {self.min_sharpness:g})", self.blurry),
+            (f"blurry (sharpness < {self.min_sharpness:g} or < {self.relative_sharpness:g} x recent median)",
+             self.blurry),
             ("failed to decode", self.failed),
         ]
         width = max(len(name) for name, _ in rows)
@@ -127,6 +130,7 @@ def _write_png(rgb: Any, path: Path) -> None:
 def extract_images(bag: str | Path, out_dir: str | Path, topic: str | None = None, *,
                    min_change: float = DEFAULT_MIN_CHANGE,
                    min_sharpness: float = DEFAULT_MIN_SHARPNESS,
+                   relative_sharpness: float = DEFAULT_RELATIVE_SHARPNESS,
                    progress: bool = True) -> ExtractionSummary:
     """Write the sharp, distinct colour frames of ``bag`` as ``<bag name>_<index>.png``.
 
@@ -140,7 +144,7 @@ def extract_images(bag: str | Path, out_dir: str | Path, topic: str | None = Non
         raise FileNotFoundError(f"bag not found: {bag}")
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"output {out_dir} exists and is not a folder; give a folder for the PNGs")
-    frame_filter = FrameFilter(min_change=min_change, min_sharpness=min_sharpness)
+    frame_filter = FrameFilter(min_change, min_sharpness, relative_sharpness)
     reader = Reader(bag)
     try:
         reader.open()
@@ -150,7 +154,8 @@ def extract_images(bag: str | Path, out_dir: str | Path, topic: str | None = Non
         typestore = get_typestore(TYPESTORES.get(reader.ros_distro or "", DEFAULT_TYPESTORE))
         connections = _choose_topic(reader, typestore, bag, topic)
         summary = ExtractionSummary(bag=str(bag), topic=connections[0].topic, out_dir=str(out_dir),
-                                    min_change=min_change, min_sharpness=min_sharpness)
+                                    min_change=min_change, min_sharpness=min_sharpness,
+                                    relative_sharpness=relative_sharpness)
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = bag.stem if bag.is_file() else bag.name
         total = sum(c.msgcount for c in connections)

@@ -5,13 +5,14 @@ import argparse
 from pathlib import Path
 
 from dense_descriptor_ros.bags.extract import BagError, extract_images
-from dense_descriptor_ros.bags.frame_filter import DEFAULT_MIN_CHANGE, DEFAULT_MIN_SHARPNESS
+from dense_descriptor_ros.bags.frame_filter import DEFAULT_MIN_CHANGE, DEFAULT_MIN_SHARPNESS, DEFAULT_RELATIVE_SHARPNESS
 
 
 def run_extract(args: argparse.Namespace) -> int:
     try:
         summary = extract_images(args.bag, args.out, args.topic, min_change=args.min_change,
-                                 min_sharpness=args.min_sharpness, progress=not args.no_progress)
+                                 min_sharpness=args.min_sharpness, relative_sharpness=args.relative_sharpness,
+                                 progress=not args.no_progress)
     except BagError as exc:
         if exc.summary is not None:  # show what was kept before the bag broke
             print(exc.summary.table())
@@ -38,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "(default %(default)s)")
     extract.add_argument("--min-sharpness", type=float, default=DEFAULT_MIN_SHARPNESS,
                          help="drop a frame whose variance of the Laplacian (grey 0..255) is below "
-                              "this (default %(default)s)")
+                              "this: a floor for featureless frames (default %(default)s)")
+    extract.add_argument("--relative-sharpness", type=float, default=DEFAULT_RELATIVE_SHARPNESS,
+                         help="drop a frame whose sharpness is below this fraction of the median of "
+                              "the last 61 frames': blur relative to the recording's own texture and "
+                              "size (default %(default)s)")
     extract.add_argument("--no-progress", action="store_true", help="no progress bar")
     extract.set_defaults(func=run_extract)

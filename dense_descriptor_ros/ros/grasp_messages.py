@@ -56,19 +56,35 @@ def _marker(header: Header, frame: str, namespace: str, index: int, kind: int,
     return marker
 
 
-def grasp_markers(header: Header, frame: str, grasp: Pose | None, candidates: Sequence[np.ndarray] = (),
-                  keypoints: Sequence[np.ndarray] = (), fingers: Sequence[np.ndarray] = (),
-                  approach_length: float = 0.08) -> MarkerArray:
-    """An arrow along the grasp's approach axis (tool z), spheres at candidate points, keypoints
-    and where the fingers close; every array starts with DELETEALL so stale markers vanish."""
+def text_marker(header: Header, frame: str, namespace: str, position: np.ndarray, text: str,
+                rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0), height: float = 0.03) -> Marker:
+    """``text`` facing the viewer at ``position`` (RViz shows a marker's text only this way)."""
+    marker = _marker(header, frame, namespace, 0, Marker.TEXT_VIEW_FACING, rgba, (0.0, 0.0, height))
+    marker.pose.position = Point(x=float(position[0]), y=float(position[1]), z=float(position[2]))
+    marker.text = text
+    return marker
+
+
+def _cleared(header: Header, frame: str) -> list[Marker]:
     clear = Marker()
     clear.header.stamp, clear.header.frame_id, clear.action = header.stamp, frame, Marker.DELETEALL
-    markers = [clear]
+    return [clear]
+
+
+def grasp_markers(header: Header, frame: str, grasp: Pose | None, candidates: Sequence[np.ndarray] = (),
+                  keypoints: Sequence[np.ndarray] = (), fingers: Sequence[np.ndarray] = (),
+                  label: str = "", approach_length: float = 0.08) -> MarkerArray:
+    """An arrow along the grasp's approach axis (tool z) with ``label`` (object, confidence) at
+    its tail, spheres at candidate points, keypoints and where the fingers close; every array
+    starts with DELETEALL so stale markers vanish."""
+    markers = _cleared(header, frame)
     if grasp is not None:
         arrow = _marker(header, frame, "grasp", 0, Marker.ARROW, (0.1, 0.9, 0.2, 1.0), (0.008, 0.016, 0.02))
         tail = grasp.position - approach_length * grasp.axis(2)
         arrow.points = [Point(x=float(a), y=float(b), z=float(c)) for a, b, c in (tail, grasp.position)]
         markers.append(arrow)
+        if label:
+            markers.append(text_marker(header, frame, "label", tail, label))
     for group, points, rgba in (("candidates", candidates, (1.0, 0.6, 0.0, 0.8)),
                                 ("keypoints", keypoints, (0.2, 0.4, 1.0, 1.0)),
                                 ("fingers", fingers, (0.0, 1.0, 1.0, 1.0))):
@@ -76,4 +92,16 @@ def grasp_markers(header: Header, frame: str, grasp: Pose | None, candidates: Se
             sphere = _marker(header, frame, group, index, Marker.SPHERE, rgba, (0.012, 0.012, 0.012))
             sphere.pose.position = Point(x=float(point[0]), y=float(point[1]), z=float(point[2]))
             markers.append(sphere)
+    return MarkerArray(markers=markers)
+
+
+def result_markers(header: Header, frame: str, grasp: Pose | None, text: str, ok: bool,
+                   height_above: float = 0.15) -> MarkerArray:
+    """A pick's result code as text above where its grasp was, along the approach axis (green:
+    picked, red: anything else); without a readable grasp only earlier markers are cleared."""
+    markers = _cleared(header, frame)
+    if grasp is not None:
+        rgba = (0.2, 1.0, 0.3, 1.0) if ok else (1.0, 0.3, 0.2, 1.0)
+        above = grasp.position - height_above * grasp.axis(2)
+        markers.append(text_marker(header, frame, "result", above, text, rgba, 0.04))
     return MarkerArray(markers=markers)

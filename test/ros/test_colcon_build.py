@@ -1,5 +1,5 @@
 """`colcon build` of the package (colcon-common-extensions from PyPI) installs what ros2 run and
-ros2 launch look for: every console script under lib/<package>/, launch and config under share/."""
+ros2 launch look for: every console script under lib/<package>/, launch, config and RViz files under share/."""
 from __future__ import annotations
 
 import shutil
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from launch_standins import CONFIG_DIR, LAUNCH_DIR, PACKAGE, REPO, console_scripts
+
+RVIZ_DIR = REPO / "rviz"
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -40,7 +42,7 @@ def test_colcon_build_installs_executables_launch_and_config(tmp_path: Path) -> 
     share = prefix / "share" / PACKAGE
     assert (share / "package.xml").is_file()
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE).is_file()
-    for folder, pattern in ((LAUNCH_DIR, "*.launch.py"), (CONFIG_DIR, "*.yaml")):
+    for folder, pattern in ((LAUNCH_DIR, "*.launch.py"), (CONFIG_DIR, "*.yaml"), (RVIZ_DIR, "*.rviz")):
         sources = sorted(folder.glob(pattern))
         assert sources
         for source in sources:

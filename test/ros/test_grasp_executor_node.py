@@ -142,6 +142,27 @@ def test_success_after_a_failure_and_back_keeps_the_executor_alive(ros) -> None:
     assert codes == ["rejected_low_confidence", "succeeded"] * 2
 
 
+def test_each_result_is_shown_in_rviz_above_its_grasp(ros) -> None:
+    """execution/markers: the result code as text, green for a pick, red for a refusal, above
+    the grasp along its approach axis (tool z points down here: 0.15 m higher)."""
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    node, cell = start(ros)
+    shown: list[MarkerArray] = []
+    sub = cell.node.create_subscription(MarkerArray, "execution/markers", shown.append, 10)
+    ros.wait_matched(node.markers_pub, sub)
+    for confidence, code in ((0.9, "succeeded"), (0.2, "rejected_low_confidence")):
+        cell.send(node, (0.4, 0.1, 0.05), confidence)
+        cell.trigger()
+        assert ros.spin_until(lambda: len(shown) == len(cell.results) >= 1 and cell.results[-1]["code"] == code, 5.0)
+        clear, text = shown[-1].markers
+        assert clear.action == Marker.DELETEALL
+        assert (text.type, text.text, text.header.frame_id) == (Marker.TEXT_VIEW_FACING, f"suction: {code}", "base_link")
+        np.testing.assert_allclose([text.pose.position.x, text.pose.position.y, text.pose.position.z],
+                                   [0.4, 0.1, 0.2], atol=1e-9)
+        assert (text.color.g > text.color.r) == (code == "succeeded")
+
+
 def test_low_confidence_and_outside_workspace_are_refused_without_moving(ros) -> None:
     node, cell = start(ros)
     cell.send(node, (0.4, 0.1, 0.05), 0.2)

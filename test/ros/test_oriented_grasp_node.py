@@ -93,3 +93,5 @@ def test_two_clicks_store_the_axis_and_a_frame_gives_the_parallel_grasp(ros, tmp
     assert len(fingers) == 2
     spread = np.linalg.norm([fingers[0].x - fingers[1].x, fingers[0].y - fingers[1].y, fingers[0].z - fingers[1].z])
     assert spread == pytest.approx(core.width, abs=1e-6)
+    labels = [m.text for m in markers[-1].markers if m.ns == "label"]  # what RViz shows beside the arrow
+    assert labels == [f"mug {core.confidences.min():.2f}"]  # the weaker keypoint gates the grasp

@@ -3,7 +3,8 @@
 Takes the grasp topics of a grasp node (``ros.grasp_inbox``). A grasp is executed when
 ``~/execute`` (std_srvs/Trigger) is called, or on arrival with ``auto_execute``; ``~/cancel``
 stops after the running step. Every task ends with one ``execution/result`` (String, JSON:
-code, detail, timings, grasp), a grasp refused before moving too (``rejected_*`` codes);
+code, detail, timings, grasp), a grasp refused before moving too (``rejected_*`` codes), and
+the code as text in RViz (``execution/markers``, above the grasp);
 ``execution/status`` (String, JSON) says whether a pick runs and the stamp of the grasp
 ``~/execute`` would take. A grasp that arrives during a pick is not taken: ``~/execute`` is
 refused while a pick runs, and the pick's end drops it (it shows the heap before the pick).
@@ -21,15 +22,16 @@ from dataclasses import replace
 from typing import Any
 
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 from std_srvs.srv import Trigger
+from visualization_msgs.msg import MarkerArray
 
 from dense_descriptor_ros.execution import ExecutionReport, ExecutionResult, FakeCell, GraspExecutor
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.ros.execution_backends import cell_backends
 from dense_descriptor_ros.ros.grasp_inbox import GraspInbox
-from dense_descriptor_ros.ros.grasp_messages import pose_from_msg
+from dense_descriptor_ros.ros.grasp_messages import pose_from_msg, result_markers
 from dense_descriptor_ros.ros.gripper_parameters import declare_executor_config
 from dense_descriptor_ros.ros.spin import spin_node
 from dense_descriptor_ros.ros.typed_parameters import declare
@@ -63,6 +65,7 @@ class GraspExecutorNode(Node):
         self.inbox = GraspInbox(self, self.gripper == "parallel", self.on_inbox)
         self.result_pub = self.create_publisher(String, "execution/result", 10)
         self.status_pub = self.create_publisher(String, "execution/status", 10)
+        self.markers_pub = self.create_publisher(MarkerArray, "execution/markers", 1)
         self.create_service(Trigger, "~/execute", self.on_execute)
         self.create_service(Trigger, "~/cancel", self.on_cancel)
         self.create_timer(POLL_PERIOD_S, self.poll)
@@ -138,6 +141,7 @@ class GraspExecutorNode(Node):
 
     def finish(self, report: ExecutionReport) -> None:
         document = {**report.to_dict(), "grasp": self.running}
+        self.publish_result_markers(report)
         self.running = None
         self.inbox.clear(self.get_clock().now())  # what was seen during the pick shows the heap before it
         # one call site per severity: rclpy refuses a second severity from the same call site
@@ -147,6 +151,15 @@ class GraspExecutorNode(Node):
             self.get_logger().warning(f"pick {report.result.value}: {report.detail}")
         self.result_pub.publish(String(data=json.dumps(document)))
         self.publish_status()
+
+    def publish_result_markers(self, report: ExecutionReport) -> None:
+        """The result code in RViz, above the grasp it came from (in the grasp's frame)."""
+        grasp = self.running
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=grasp["frame"])
+        pose = None if grasp["position"] is None else Pose(grasp["position"], grasp["orientation_xyzw"], grasp["frame"])
+        text = f"{self.gripper}: {report.result.value}"
+        self.markers_pub.publish(result_markers(header, grasp["frame"], pose, text,
+                                                report.result == ExecutionResult.SUCCEEDED))
 
     def publish_status(self) -> None:
         status = {"running": self.running is not None, "grasp_stamp_ns": self.inbox.stamp_ns}

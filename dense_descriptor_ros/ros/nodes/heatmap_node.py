@@ -85,7 +85,8 @@ class HeatmapNode(GraspNode):
         out_frame = self.inputs.settings.target_frame or frame.camera_frame
         self.candidates_pub.publish(pose_array(candidates, frame.header, out_frame))
         pose = in_frame_of(plan.pose, frame) if plan.ok else None
-        self.markers_pub.publish(grasp_markers(frame.header, out_frame, pose, [c.position for c in candidates]))
+        self.markers_pub.publish(grasp_markers(frame.header, out_frame, pose, [c.position for c in candidates],
+                                               label=f"{plan.object} {plan.confidence:.2f}"))
         if pose is not None:
             self.grasp_pub.publish(pose_stamped(pose, frame.header))
 

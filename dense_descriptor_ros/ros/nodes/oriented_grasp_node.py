@@ -70,7 +70,8 @@ class OrientedGraspNode(GraspNode):
         self.width_pub.publish(Float64(data=float(plan.width)))
         self.grasp_pub.publish(pose_stamped(pose, frame.header))
         self.markers_pub.publish(grasp_markers(frame.header, pose.frame, pose, keypoints=list(points),
-                                               fingers=list(finger_points(pose, plan.width))))
+                                               fingers=list(finger_points(pose, plan.width)),
+                                               label=f"{plan.object} {plan.confidence:.2f}"))
 
     def on_click(self, pixel: np.ndarray, frame: StampedObservation) -> None:
         role = self.pending.next_role

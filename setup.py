@@ -38,6 +38,7 @@ setup(
             "heatmap_node = dense_descriptor_ros.ros.nodes.heatmap_node:main",
             "oriented_grasp_node = dense_descriptor_ros.ros.nodes.oriented_grasp_node:main",
             "grasp_executor = dense_descriptor_ros.ros.nodes.grasp_executor:main",
+            "operator_console = dense_descriptor_ros.ros.nodes.operator_console:main",
         ],
     },
 )

@@ -6,7 +6,8 @@ parameters and remappings are ``dense_descriptor_ros.ros.graph.perception_graph`
 description ``ddr sim pick --through-ros`` starts too.
 Arguments: model (checkpoint), database (keypoint database), gripper (suction | parallel),
 executor_backend (moveit | sim | fake; each cell declares its own default), cell (parameter file
-of the cell: camera pose, target frame, workspace; default config/cell.yaml).
+of the cell: camera pose, target frame, workspace; default config/cell.yaml), console (the
+operator console web page, default false), rviz (rviz2 with rviz/cell.rviz, default false).
 """
 import os
 
@@ -14,9 +15,10 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
-from dense_descriptor_ros.ros.graph import REAL_CELL, launch_nodes, perception_graph
+from dense_descriptor_ros.ros.graph import REAL_CELL, launch_nodes, launch_rviz, perception_graph, switch_arguments
 
-CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
+SHARE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(SHARE, "config")
 
 
 def generate_launch_description():
@@ -31,5 +33,7 @@ def generate_launch_description():
         DeclareLaunchArgument(REAL_CELL, default_value=os.path.join(CONFIG, "cell.yaml"),
                               description="the cell's parameter file: camera pose (hand-eye calibration), "
                                           "target frame, workspace; every grasp node and the executor read it"),
+        *switch_arguments(console=False),
         *launch_nodes(perception_graph(), CONFIG),
+        launch_rviz(SHARE),
     ])

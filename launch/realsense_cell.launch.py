@@ -4,7 +4,8 @@ ros2 launch dense_descriptor_ros realsense_cell.launch.py model:=... database:=.
 Arguments: camera (serial_no, '' = first found; passed as text, so an all-digit serial keeps its
 digits), recording (RealSense .db3/.bag to play instead), gripper (suction | parallel), model,
 database, executor_backend (moveit | sim | fake), cell (the cell's parameter file: camera pose, target
-frame, workspace; default config/cell.yaml).
+frame, workspace; default config/cell.yaml), console (the operator console web page, default false), rviz
+(rviz2 with rviz/cell.rviz, default false).
 """
 import os
 
@@ -15,13 +16,15 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from dense_descriptor_ros.ros.graph import CONSOLE_PORT, SWITCHES, switch_arguments
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(os.path.dirname(HERE), "config")
 
 
 def generate_launch_description():
     graph_arguments = {name: LaunchConfiguration(name)
-                       for name in ("model", "database", "gripper", "executor_backend", "cell")}
+                       for name in ("model", "database", "gripper", "executor_backend", "cell", *SWITCHES, CONSOLE_PORT)}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="RealSense serial_no ('' = first found)"),
         DeclareLaunchArgument("recording", default_value="", description="play this recording instead"),
@@ -33,6 +36,7 @@ def generate_launch_description():
         DeclareLaunchArgument("cell", default_value=os.path.join(CONFIG, "cell.yaml"),
                               description="the cell's parameter file: camera pose (hand-eye calibration), "
                                           "target frame, workspace"),
+        *switch_arguments(console=False),
         Node(package="dense_descriptor_ros", executable="realsense_camera", output="screen",
              parameters=[os.path.join(CONFIG, "realsense_camera.yaml"),
                          {"serial_no": ParameterValue(LaunchConfiguration("camera"), value_type=str),

@@ -8,7 +8,8 @@ workspace, cup, jaw, the executor's motions) comes from the simulation
 (``dense_descriptor_ros.ros.graph.sim_cell_graph``, which ``ddr sim pick --through-ros`` starts).
 Arguments: gripper (suction | parallel), model, database, reference (reference.json of
 ``ddr sim annotate-reference``: the target product and its preferred regions), seed, first_trial,
-width, height, executor_backend (sim | fake).
+width, height, executor_backend (sim | fake), console (the operator console web page, default
+true: its URL with the token is in the log), rviz (rviz2 with rviz/cell.rviz, default false).
 """
 import os
 
@@ -16,9 +17,10 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
-from dense_descriptor_ros.ros.graph import launch_nodes, sim_cell_graph
+from dense_descriptor_ros.ros.graph import launch_nodes, launch_rviz, sim_cell_graph, switch_arguments
 
-CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
+SHARE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(SHARE, "config")
 
 
 def generate_launch_description():
@@ -35,5 +37,7 @@ def generate_launch_description():
         DeclareLaunchArgument("height", default_value="240", description="camera image height (pixels)"),
         DeclareLaunchArgument("executor_backend", default_value="sim", choices=["sim", "fake"],
                               description="sim: the executor drives the cell node; fake: picks only checked"),
+        *switch_arguments(console=True),
         *launch_nodes(sim_cell_graph(), CONFIG),
+        launch_rviz(SHARE),
     ])

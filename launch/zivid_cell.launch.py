@@ -5,7 +5,8 @@ ros2 launch dense_descriptor_ros zivid_cell.launch.py model:=... database:=... c
 Arguments: camera (serial_number, '' = first found; passed as text, so an all-digit serial keeps
 its digits), settings (Zivid settings YAML), gripper (suction | parallel), model, database,
 executor_backend (moveit | sim | fake), cell (the cell's parameter file: camera pose, target frame,
-workspace; default config/cell.yaml).
+workspace; default config/cell.yaml), console (the operator console web page, default false), rviz
+(rviz2 with rviz/cell.rviz, default false).
 """
 import os
 
@@ -15,6 +16,8 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from dense_descriptor_ros.ros.graph import CONSOLE_PORT, SWITCHES, switch_arguments
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(os.path.dirname(HERE), "config")
@@ -26,7 +29,7 @@ TO_GRAPH_LAYOUT = [("color/image_color", "camera/camera/color/image_raw"),
 
 def generate_launch_description():
     graph_arguments = {name: LaunchConfiguration(name)
-                       for name in ("model", "database", "gripper", "executor_backend", "cell")}
+                       for name in ("model", "database", "gripper", "executor_backend", "cell", *SWITCHES, CONSOLE_PORT)}
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value="", description="Zivid serial number ('' = first found)"),
         DeclareLaunchArgument("settings", default_value=os.path.join(CONFIG, "zivid_settings.yaml"),
@@ -39,6 +42,7 @@ def generate_launch_description():
         DeclareLaunchArgument("cell", default_value=os.path.join(CONFIG, "cell.yaml"),
                               description="the cell's parameter file: camera pose (hand-eye calibration), "
                                           "target frame, workspace"),
+        *switch_arguments(console=False),
         Node(package="dense_descriptor_ros", executable="zivid_camera", output="screen",
              parameters=[os.path.join(CONFIG, "zivid_camera.yaml"),
                          {"serial_number": ParameterValue(LaunchConfiguration("camera"), value_type=str),

@@ -29,7 +29,8 @@ from launch_standins import (
 )
 
 CELLS = ("realsense_cell", "zivid_cell")  # a camera + the included perception graph
-GRAPH = {"descriptor_node", "heatmap_node", "oriented_grasp_node", "grasp_executor"}
+GRAPH = {"descriptor_node", "heatmap_node", "oriented_grasp_node", "grasp_executor", "operator_console", "rviz2"}
+OTHER_PACKAGES = {("rviz2", "rviz2")}  # (package, executable) a launch file starts that is not this package's
 CAMERAS = {"realsense_cell": "realsense_camera", "zivid_cell": "zivid_camera"}
 CLICK_READERS = {"heatmap_node", "oriented_grasp_node"}  # the nodes that store /clicked_point
 REALSENSE_TOPICS = {"/camera/camera/color/image_raw", "/camera/camera/color/camera_info",
@@ -48,6 +49,13 @@ def configurations(value) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [n for v in value for n in configurations(v)]
     return []
+
+
+def running(description, **arguments: str) -> list[Node]:
+    """The nodes ``description`` starts for ``arguments``, the others at their defaults."""
+    values = {n: a.default_value for n, a in description.arguments.items() if a.default_value is not None}
+    values.update(arguments)
+    return [n for n in description.of(Node) if n.condition is None or n.condition.holds(values)]
 
 
 def test_every_launch_file_parses_and_defines_generate_launch_description() -> None:
@@ -88,6 +96,8 @@ def test_every_launched_node_is_an_entry_point_with_a_main() -> None:
     nodes = all_nodes()
     assert nodes
     for path, node in nodes:
+        if (node.package, node.executable) in OTHER_PACKAGES:
+            continue
         assert node.package == PACKAGE, f"{path.name} starts {node.package}/{node.executable}"
         assert node.executable in scripts, (f"{path.name} starts {node.executable!r}, which is not a "
                                             f"console_scripts entry point in setup.py ({sorted(scripts)})")
@@ -134,8 +144,7 @@ def test_graph_inputs_are_the_topics_the_cameras_publish() -> None:
 def test_one_executor_per_gripper_reading_that_grippers_grasps(gripper: str, grasp_topic: str) -> None:
     graph = load_launch(REPO / "launch" / "perception_graph.launch.py")
     assert gripper in graph.arguments["gripper"].choices
-    running = [n for n in graph.of(Node) if n.condition is None or n.condition.holds({"gripper": gripper})]
-    (executor,) = [n for n in running if n.executable == "grasp_executor"]
+    (executor,) = [n for n in running(graph, gripper=gripper) if n.executable == "grasp_executor"]
     inline = {k: v for item in executor.parameters if isinstance(item, dict) for k, v in item.items()}
     assert inline["gripper"] == gripper
     assert inline["backend"].variable_name == "executor_backend"
@@ -162,7 +171,7 @@ def test_training_bag_records_the_camera_topics_without_ros2_bag() -> None:
 
 def test_parameter_files_are_one_per_launched_node() -> None:
     files = node_parameter_files()
-    launched = {node.executable for _, node in all_nodes()}
+    launched = {node.executable for _, node in all_nodes() if (node.package, node.executable) not in OTHER_PACKAGES}
     own = {path: name for path, (name, _) in files.items() if name != "/**"}  # "/**": every node's
     assert {f"{n}.yaml" for n in launched} <= {p.name for p in own}, "a launched node has no config/<node>.yaml"
     assert {p.stem for p in own} == set(own.values()), "config/<node>.yaml must configure the node <node>"
@@ -191,13 +200,14 @@ def test_the_simulated_cell_picks_through_its_own_node_with_nothing_faked(grippe
     executor on the sim backend (the cell node's arm, vacuum and jaws), by default: no fake."""
     description = load_launch(REPO / "launch" / "sim_cell.launch.py")
     assert description.arguments["executor_backend"].default_value == "sim"
-    running = [n for n in description.of(Node) if n.condition is None or n.condition.holds({"gripper": gripper})]
+    started = running(description, gripper=gripper)
     planner = {"suction": "heatmap_node", "parallel": "oriented_grasp_node"}[gripper]
-    assert [n.executable for n in running] == ["sim_cell", "descriptor_node", planner, "grasp_executor"]
-    (executor,) = [n for n in running if n.executable == "grasp_executor"]
+    assert [n.executable for n in started] == ["sim_cell", "descriptor_node", planner, "grasp_executor",
+                                               "operator_console"]
+    (executor,) = [n for n in started if n.executable == "grasp_executor"]
     inline = {k: v for item in executor.parameters if isinstance(item, dict) for k, v in item.items()}
     assert inline["backend"].variable_name == "executor_backend" and inline["gripper"] == gripper
-    planner_inline = {k: v for item in running[2].parameters if isinstance(item, dict) for k, v in item.items()}
+    planner_inline = {k: v for item in started[2].parameters if isinstance(item, dict) for k, v in item.items()}
     assert planner_inline["target_frame"] == "world" and planner_inline["camera_pose"][11] == 1.05  # the scene's
 
 
@@ -206,9 +216,7 @@ def test_a_click_reaches_only_the_annotation_the_operator_means(gripper: str) ->
     """One /clicked_point was stored by both the heatmap node (a suction preference) and the
     oriented-grasp node (an axis point); a cell now runs the one planner node of its gripper."""
     for path in (REPO / "launch" / "perception_graph.launch.py", REPO / "launch" / "sim_cell.launch.py"):
-        nodes = load_launch(path).of(Node)
-        readers = [n.executable for n in nodes if n.executable in CLICK_READERS
-                   and (n.condition is None or n.condition.holds({"gripper": gripper}))]
+        readers = [n.executable for n in running(load_launch(path), gripper=gripper) if n.executable in CLICK_READERS]
         assert len(readers) == 1, (path.name, readers)
 
 
@@ -305,3 +313,47 @@ def test_the_processes_of_a_graph_read_the_one_cell(tmp_path: Path) -> None:
     simulated = seen(sim_cell_graph())
     assert len(simulated) == 4 and all(values == simulated[0] for values in simulated)
     assert set(simulated[0]) == set(CELL_PARAMETERS) and simulated[0]["camera_pose"][11] == 1.05
+
+
+SWITCHED = {"console": "operator_console", "rviz": "rviz2"}
+CONSOLE_DEFAULT = {"sim_cell": "true", "perception_graph": "false", "realsense_cell": "false", "zivid_cell": "false"}
+
+
+@pytest.mark.parametrize("launch_file", sorted(CONSOLE_DEFAULT))
+def test_console_and_rviz_are_switched_by_their_arguments(launch_file: str) -> None:
+    """The operator console starts by default on the simulated cell only; RViz on none. A real
+    cell passes both switches to the graph it includes."""
+    description = load_launch(REPO / "launch" / f"{launch_file}.launch.py")
+    for switch in SWITCHED:
+        assert description.arguments[switch].choices == ["true", "false"]
+    assert description.arguments["console"].default_value == CONSOLE_DEFAULT[launch_file]
+    assert description.arguments["rviz"].default_value == "false"
+    if launch_file in CELLS:
+        (include,) = description.of(IncludeLaunchDescription)
+        passed = (*SWITCHED, "console_port")
+        assert {s: include.launch_arguments[s] for s in passed} == {s: LaunchConfiguration(s) for s in passed}
+        description = load_launch(Path(include.launch_description_source.launch_file_path))
+    for console in ("true", "false"):
+        for rviz in ("true", "false"):
+            started = {n.executable for n in running(description, console=console, rviz=rviz)}
+            assert ("operator_console" in started, "rviz2" in started) == (console == "true", rviz == "true")
+    (viewer,) = [n for n in description.of(Node) if n.executable == "rviz2"]
+    assert viewer.package == "rviz2" and viewer.arguments[0] == "-d"
+    assert Path(viewer.arguments[1]) == REPO / "rviz" / "cell.rviz"  # the package's share in an install
+    (console_node,) = [n for n in description.of(Node) if n.executable == "operator_console"]
+    inline = {k: v for item in console_node.parameters if isinstance(item, dict) for k, v in item.items()}
+    assert inline == {name: LaunchConfiguration(argument) for name, argument in
+                      (("gripper", "gripper"), ("database", "database"), ("port", "console_port"))}
+
+
+def test_the_graph_processes_start_the_console_only_when_switched_on(tmp_path: Path) -> None:
+    """``ddr sim pick --through-ros`` passes no ``console``: its graph has no web server."""
+    from dense_descriptor_ros.ros.graph import sim_cell_graph
+    from dense_descriptor_ros.ros.graph_processes import GraphProcesses
+
+    def started(**arguments) -> list[str]:
+        return [s.executable for s in GraphProcesses(sim_cell_graph(), arguments, tmp_path).specs]
+
+    assert started(gripper="parallel") == ["sim_cell", "descriptor_node", "oriented_grasp_node", "grasp_executor"]
+    assert started(gripper="suction", console="true")[-2:] == ["grasp_executor", "operator_console"]
+    assert "operator_console" not in started(gripper="suction", console="false")

@@ -121,10 +121,14 @@ def rgbd_sequences(tmp_path_factory):
                                    frames=6)
 
 
-def test_geometric_training_on_simulated_rgbd_sequences(rgbd_sequences, tmp_path):
+@pytest.mark.parametrize("correspondences", ["loader", "device"])
+def test_geometric_training_on_simulated_rgbd_sequences(rgbd_sequences, tmp_path, correspondences):
+    """Pairs made per pair by the loader, or per batch on the training device (the same loss
+    fall is asked of both)."""
     config = TrainConfig.for_method("geometric", data=str(rgbd_sequences), out_dir=str(tmp_path),
                                     epochs=3, steps_per_epoch=15, lr=3e-3, num_correspondences=256,
-                                    max_frame_gap=3, **{**TINY, "image_size": (72, 96)})
+                                    max_frame_gap=3, correspondences=correspondences,
+                                    **{**TINY, "image_size": (72, 96)})
     assert (config.optimizer, config.augmentation, config.temperature) == ("adam", "geometric", 0.07)
     result = train(config, progress=False)
     losses = [row["loss"] for row in result.history[1:]]

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dense_descriptor_ros.model.backbone import LAYOUTS, DilatedResNet
+from dense_descriptor_ros.model.pruning import check_layer4_inner, narrow_layer4
 from dense_descriptor_ros.model.rotations import check_rotations, rotation_ensemble
 from dense_descriptor_ros.model.xfeat_backbone import XFeatBackbone
 
@@ -38,7 +39,9 @@ class ModelConfig:
     ``rotations``: in eval mode, descriptors are averaged over this many turns of the image
     (1, 2 or 4; see ``model.rotations``); training always runs one pass. ``backbone`` is a
     dilated ResNet (``width`` scales it) or ``xfeat``, XFeat's pretrained trunk (``colour``
-    adds colour to its grey input; see ``model.xfeat_backbone``).
+    adds colour to its grey input; see ``model.xfeat_backbone``). ``layer4_inner``: the
+    channels between the two convolutions of each layer4 block (None: the stage's width; a
+    narrower one is the CPU model, see ``model.pruning``).
     """
 
     backbone: str = "resnet18"
@@ -48,6 +51,7 @@ class ModelConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     rotations: int = 1
     colour: bool = False
+    layer4_inner: int | None = None
 
     def __post_init__(self) -> None:
         check_rotations(self.rotations)
@@ -55,6 +59,7 @@ class ModelConfig:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {BACKBONES}")
         if self.colour and self.backbone != "xfeat":
             raise ValueError(f"colour input is an option of the xfeat backbone, not of {self.backbone}")
+        check_layer4_inner(self.backbone, self.layer4_inner, self.width * 8)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -71,7 +76,10 @@ class ModelConfig:
 def build_backbone(config: ModelConfig) -> nn.Module:
     if config.backbone == "xfeat":
         return XFeatBackbone(colour=config.colour)
-    return DilatedResNet(config.backbone, config.width)
+    backbone = DilatedResNet(config.backbone, config.width)
+    if config.layer4_inner is not None:
+        narrow_layer4(backbone, config.layer4_inner)
+    return backbone
 
 
 class DescriptorNet(nn.Module):

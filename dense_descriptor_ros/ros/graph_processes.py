@@ -47,11 +47,12 @@ def node_parameters(spec: NodeSpec, arguments: dict[str, Any], config_dir: Path 
 
 
 class GraphProcesses:
-    """The nodes of ``specs`` that run for ``arguments["gripper"]``, started on ``__enter__``."""
+    """The nodes of ``specs`` that run for ``arguments`` (their gripper kind and switches), started
+    on ``__enter__``."""
 
     def __init__(self, specs: list[NodeSpec], arguments: dict[str, Any], log_dir: Path,
                  env: dict[str, str] | None = None) -> None:
-        self.specs = [s for s in specs if s.gripper in (None, arguments.get("gripper"))]
+        self.specs = [s for s in specs if s.runs(arguments)]
         self.arguments, self.log_dir, self.env = arguments, Path(log_dir), env
         self.processes: dict[str, subprocess.Popen] = {}
 

@@ -32,10 +32,13 @@ from dense_descriptor_ros.ros.typed_parameters import declare
 
 
 def plan_summary(plan: GraspPlan, frame: StampedObservation) -> dict:
-    """What a plan decided for ``frame``, as plain values."""
+    """What a plan decided for ``frame``, as plain values; ``pixels`` are where in the image the
+    grasp (or the refused one) lies: the cup's pixel, or the two keypoints of a parallel grasp."""
+    pixels = getattr(plan.grasp, "pixels", None)
+    pixels = plan.grasp.pixel[None] if pixels is None else pixels
     return {"stamp_ns": Time.from_msg(frame.header.stamp).nanoseconds, "object": plan.object, "ok": plan.ok,
             "detail": plan.detail, "confidence": plan.confidence, "width": plan.width,
-            "shift": getattr(plan.grasp, "shift", None)}
+            "shift": getattr(plan.grasp, "shift", None), "pixels": np.asarray(pixels, float).tolist()}
 
 
 def in_frame_of(pose: Pose, frame: StampedObservation) -> Pose:

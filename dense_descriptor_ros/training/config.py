@@ -7,6 +7,9 @@ from pathlib import Path
 import yaml
 
 METHODS = ("identical-view", "ccl", "ccl+identical-view", "geometric")
+# Where geometric training's pairs are made: per pair in the loader processes, or per batch on
+# the training device (training/device_pairs.py), which keeps a GPU from waiting on its loaders.
+CORRESPONDENCE_SITES = ("loader", "device")
 
 # Paper settings that differ by method (DESIGN.md): CCL uses AdamW 3e-5 from an
 # identical-view init, geometric training Adam 3e-4 with p = 0.5 augmentations.
@@ -59,6 +62,7 @@ class TrainConfig:
     max_frame_gap: int = 10
     partner_gap: int | None = None  # CCL: B within this many images of A in name order (None: any)
     randomise_background: bool = False  # geometric: repaint bin and floor per frame (needs masks)
+    correspondences: str = "loader"  # geometric: made per pair by the loader, or per batch on the device
     # validation
     val_pairs: str | None = None  # pairs.json with targets; None: synthetic pairs from held-out images
     val_images: str | None = None
@@ -70,6 +74,11 @@ class TrainConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         self.image_size = tuple(self.image_size)  # type: ignore[assignment]
+        if self.correspondences not in CORRESPONDENCE_SITES:
+            raise ValueError(f"correspondences must be one of {CORRESPONDENCE_SITES}, got {self.correspondences!r}")
+        if self.correspondences == "device" and self.image_fit == "crop":
+            raise ValueError("crop windows follow each pair's reprojection in the loader: use "
+                             "correspondences 'loader' with image_fit 'crop'")
         if self.method.startswith("ccl") and self.batch_size < 2:
             raise ValueError("CCL pairs each image with another of its batch: batch_size must be >= 2")
 

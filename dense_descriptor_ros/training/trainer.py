@@ -25,6 +25,7 @@ from dense_descriptor_ros.model import (DescriptorNet, ModelConfig, autocast_con
                                         load_checkpoint, save_checkpoint)
 from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.training.config import TrainConfig
+from dense_descriptor_ros.training.device_pairs import RGBDFrameDataset, pairs_on_device
 from dense_descriptor_ros.training.distributed import DistributedContext, init_distributed
 from dense_descriptor_ros.training.methods import LOSSES
 
@@ -76,7 +77,11 @@ def build_model(config: TrainConfig) -> DescriptorNet:
 def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None) -> DataLoader:
     """Random batches with replacement: an epoch is ``steps_per_epoch`` batches whatever
     the dataset size; each rank draws from its own seed."""
-    if config.method == "geometric":
+    if config.method == "geometric" and config.correspondences == "device":
+        dataset = RGBDFrameDataset(config.data, config.max_frame_gap,
+                                   pairs_per_epoch=config.steps_per_epoch * config.batch_size,
+                                   seed=config.seed + rank, randomise_background=config.randomise_background)
+    elif config.method == "geometric":
         dataset = RGBDPairDataset(config.data, config.num_correspondences, config.max_frame_gap,
                                   pairs_per_epoch=config.steps_per_epoch * config.batch_size,
                                   seed=config.seed + rank,
@@ -92,6 +97,15 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
     return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                       num_workers=config.workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=config.workers > 0, worker_init_fn=seed_worker)
+
+
+def to_device(batch: Tensor | list[Tensor] | dict[str, Tensor], device: torch.device):
+    """A loader batch (a tensor, a list of them, or a dict of them) on ``device``."""
+    if isinstance(batch, dict):
+        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return [t.to(device, non_blocking=True) for t in batch]
+    return batch.to(device, non_blocking=True)
 
 
 def seed_worker(worker_id: int) -> None:
@@ -215,6 +229,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
     augmenter = Augmenter(aug_config, out_size=out_size,
                           generator=torch.Generator(device=device).manual_seed(config.seed + ctx.rank))
 
+    pair_generator = torch.Generator(device=device).manual_seed(config.seed + 104729 * ctx.rank)
     model = build_model(config).to(device).to(memory_format=torch.channels_last)
     optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(model.parameters(), lr=config.lr,
@@ -245,8 +260,10 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
         bar = tqdm(loader, desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
                    disable=not (progress and ctx.is_main), leave=False)
         for batch in bar:
-            batch = ([t.to(device, non_blocking=True) for t in batch] if isinstance(batch, (list, tuple))
-                     else batch.to(device, non_blocking=True))
+            batch = to_device(batch, device)
+            if isinstance(batch, dict):  # stored frames: the pairs are made here, for the whole batch
+                batch = pairs_on_device(batch, config.num_correspondences, config.randomise_background,
+                                        pair_generator)
             stats = train_step(train_model, batch, augmenter, config, optimizer, scaler, precision)
             losses.append(stats["loss"])
             step += 1

@@ -14,7 +14,7 @@ confidence, depth and workspace checks), ``grasp/candidates`` (PoseArray, the to
 chosen object's map) and ``grasp/markers``. With an empty database only the overlay (the plain image,
 to click on) is published and a throttled warning says why.
 
-Services (std_srvs/Trigger, private): ``~/undo`` (remove this session's last click),
+Services (std_srvs/Trigger, private): ``~/undo`` (remove this session's last click of the current object),
 ``~/clear`` (remove the current object's preferences), ``~/save`` (export JSON next to the
 database), ``~/reload`` (re-open the database, e.g. after ``ddr annotate``).
 Parameters: see config/heatmap_node.yaml, and config/cell.yaml for the camera pose, frames and
@@ -56,7 +56,7 @@ class HeatmapNode(GraspNode):
                                        "publish the heatmap at image size (default: stride-8 grid)")
         self.top_k = declare(self, "candidates", 5, "grasp candidates published (top-k peaks)")
         self.candidate_distance = declare(self, "candidate_min_distance", 16.0, "pixels between candidates")
-        self.session_clicks: list[int] = []
+        self.session_clicks: dict[str, list[int]] = {}  # object -> this session's preference ids
         self.heatmap_pub = self.create_publisher(Image, "heatmap", 1)
         self.grasp_pub = self.create_publisher(PoseStamped, "grasp", 1)
         self.candidates_pub = self.create_publisher(PoseArray, "grasp/candidates", 1)
@@ -99,19 +99,21 @@ class HeatmapNode(GraspNode):
         except (KeypointDatabaseError, ValueError) as exc:
             self.get_logger().error(f"click at ({pixel[0]:.1f}, {pixel[1]:.1f}) not stored: {exc}")
             return
-        self.session_clicks.extend(ids)
+        self.session_clicks.setdefault(self.object, []).extend(ids)
         self.load_planner()
         self.get_logger().info(f"stored a grasp preference for {self.object!r} at ({pixel[0]:.1f}, "
                                f"{pixel[1]:.1f}); {self.count()} in use")
 
     def undo(self) -> str:
-        if not self.session_clicks:
-            raise ValueError("nothing to undo in this session")
-        return f"removed {self.inputs.database.remove_preferences([self.session_clicks.pop()])} preference"
+        name = self.object
+        clicks = self.session_clicks.get(name)
+        if not clicks:
+            raise ValueError(f"nothing of {name!r} to undo in this session")
+        return f"removed {self.inputs.database.remove_preferences([clicks.pop()])} preference of {name!r}"
 
     def clear(self) -> str:
-        self.session_clicks.clear()
         name = self.object
+        self.session_clicks.pop(name, None)
         return f"removed {self.inputs.database.clear_preferences(name)} preferences of {name!r}"
 
 

@@ -18,6 +18,7 @@ from launch.actions import DeclareLaunchArgument
 
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
 from dense_descriptor_ros.ros.graph import launch_nodes, launch_rviz, sim_cell_graph, switch_arguments
+from dense_descriptor_ros.simulation.world.grippers import WORLD_FRAME
 
 SHARE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(SHARE, "config")
@@ -39,5 +40,5 @@ def generate_launch_description():
                               description="sim: the executor drives the cell node; fake: picks only checked"),
         *switch_arguments(console=True),
         *launch_nodes(sim_cell_graph(), CONFIG),
-        launch_rviz(SHARE),
+        launch_rviz(SHARE, WORLD_FRAME),  # the simulation's grasps are in its world frame
     ])

@@ -340,6 +340,8 @@ def test_console_and_rviz_are_switched_by_their_arguments(launch_file: str) -> N
     (viewer,) = [n for n in description.of(Node) if n.executable == "rviz2"]
     assert viewer.package == "rviz2" and viewer.arguments[0] == "-d"
     assert Path(viewer.arguments[1]) == REPO / "rviz" / "cell.rviz"  # the package's share in an install
+    # the view is in the frame grasps come in: the simulation's world, else the file's (cell.yaml's base_link)
+    assert viewer.arguments[2:] == (["-f", "world"] if launch_file == "sim_cell" else [])
     (console_node,) = [n for n in description.of(Node) if n.executable == "operator_console"]
     inline = {k: v for item in console_node.parameters if isinstance(item, dict) for k, v in item.items()}
     assert inline == {name: LaunchConfiguration(argument) for name, argument in

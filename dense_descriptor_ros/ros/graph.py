@@ -165,11 +165,13 @@ def switch_arguments(console: bool) -> list[Any]:
                                   description="the operator console's port on 127.0.0.1 (0: a free one)")]
 
 
-def launch_rviz(share_dir: str) -> Any:
-    """rviz2 with ``<share_dir>/rviz/cell.rviz`` (this package's share), when ``rviz`` is true."""
+def launch_rviz(share_dir: str, fixed_frame: str | None = None) -> Any:
+    """rviz2 with ``<share_dir>/rviz/cell.rviz`` (this package's share), when ``rviz`` is true;
+    ``fixed_frame`` replaces the file's (the real cell's ``base_link``) where grasps come in another."""
     import os
 
     from launch_ros.actions import Node
 
+    frame = [] if fixed_frame is None else ["-f", fixed_frame]
     return Node(package="rviz2", executable="rviz2", output="screen", condition=_when("rviz", "true"),
-                arguments=["-d", os.path.join(share_dir, "rviz", "cell.rviz")])
+                arguments=["-d", os.path.join(share_dir, "rviz", "cell.rviz"), *frame])

@@ -216,6 +216,20 @@ def reproject_correspondences(a: PosedDepth, b: PosedDepth, xy_a: np.ndarray,
     return xy_b, visible
 
 
+def sample_frame_pair(rng: random.Random, sequences: list[RGBDSequence],
+                      max_gap: int) -> tuple[RGBDSequence, int, int]:
+    """A sequence and two of its frames: any two views of a re-arranged sequence (several scenes,
+    not a trajectory), or neighbours at most ``max_gap`` apart on a trajectory."""
+    seq = rng.choice(sequences)
+    i = rng.randrange(len(seq.frames))
+    if seq.rearranged:
+        j = (i + rng.randrange(1, len(seq.frames))) % len(seq.frames)
+    else:
+        j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, max_gap)))
+        j = j if j != i else (i + 1) % len(seq.frames)
+    return seq, i, j
+
+
 class RGBDPairDataset(Dataset):
     """Random frame pairs from posed sequences with their reprojected correspondences.
 
@@ -249,13 +263,7 @@ class RGBDPairDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         rng = random.Random(self.seed * 1_000_003 + index)
-        seq = rng.choice(self.sequences)
-        i = rng.randrange(len(seq.frames))
-        if seq.rearranged:  # frames are views of several scenes, not a trajectory: any other one
-            j = (i + rng.randrange(1, len(seq.frames))) % len(seq.frames)
-        else:
-            j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
-            j = j if j != i else (i + 1) % len(seq.frames)
+        seq, i, j = sample_frame_pair(rng, self.sequences, self.max_gap)
         a, b = seq.posed_depth(i), seq.posed_depth(j)
         rgb_a, rgb_b = seq.load_rgb(i), seq.load_rgb(j)
         usable = np.isfinite(a.depth)

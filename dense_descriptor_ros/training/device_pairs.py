@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from dense_descriptor_ros.data.images import DatasetError
-from dense_descriptor_ros.data.rgbd import RGBDSequence, find_sequences
+from dense_descriptor_ros.data.rgbd import RGBDSequence, find_sequences, sample_frame_pair
 from dense_descriptor_ros.geometry.normals import MIN_NORMAL_AGREEMENT, MIN_VIEW_COSINE
 
 
@@ -56,13 +56,7 @@ class RGBDFrameDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         rng = random.Random(self.seed * 1_000_003 + index)
-        seq = rng.choice(self.sequences)
-        i = rng.randrange(len(seq.frames))
-        if seq.rearranged:  # views of several scenes: any other frame
-            j = (i + rng.randrange(1, len(seq.frames))) % len(seq.frames)
-        else:  # a trajectory: a neighbour at most max_gap away
-            j = min(len(seq.frames) - 1, max(0, i + rng.choice([-1, 1]) * rng.randint(1, self.max_gap)))
-            j = j if j != i else (i + 1) % len(seq.frames)
+        seq, i, j = sample_frame_pair(rng, self.sequences, self.max_gap)
         item = {"rearranged": torch.tensor(seq.frames[i].object_poses is not None
                                            and seq.frames[j].object_poses is not None)}
         for side, frame in (("a", i), ("b", j)):

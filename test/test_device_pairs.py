@@ -88,3 +88,17 @@ def test_device_pairs_refuse_crop_windows():
         TrainConfig.for_method("geometric", correspondences="device", image_fit="crop")
     with pytest.raises(ValueError, match="correspondences must be one of"):
         TrainConfig.for_method("geometric", correspondences="gpu")
+
+
+def test_ddr_train_passes_the_correspondence_site_to_the_config(tmp_path, capsys):
+    """``ddr train --correspondences device`` reaches TrainConfig: with crop windows it is the
+    config's own refusal that answers, before any data is read."""
+    from dense_descriptor_ros.cli.main import main
+
+    argv = ["train", "--method", "geometric", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+            "--fit", "crop", "--correspondences"]
+    assert main([*argv, "device"]) != 0
+    assert "crop windows" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "gpu"])
+    assert "invalid choice" in capsys.readouterr().err

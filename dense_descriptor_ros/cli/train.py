@@ -5,7 +5,7 @@ import argparse
 
 from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.model.descriptor_net import BACKBONES
-from dense_descriptor_ros.training.config import METHODS, TrainConfig
+from dense_descriptor_ros.training.config import CORRESPONDENCE_SITES, METHODS, TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
     p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--correspondences", choices=CORRESPONDENCE_SITES,
+                   help="geometric: make each pair's correspondences in the loader workers, or "
+                        "per batch on the training device (keeps a GPU fed; needs --fit resize)")
     p.add_argument("--randomise-background", action="store_true", default=None,
                    help="geometric: repaint every non-object pixel anew in each frame (needs frame masks)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_state.pt")
@@ -63,7 +66,7 @@ OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "des
                 "width", "imagenet", "imagenet_weights", "image_size", "image_fit", "batch_size",
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
                 "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap", "val_pairs",
-                "val_images", "seed", "randomise_background")
+                "val_images", "seed", "randomise_background", "correspondences")
 
 
 def run(args: argparse.Namespace) -> int:

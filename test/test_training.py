@@ -179,3 +179,55 @@ def test_ccl_trains_on_recording_neighbours(photo_dir, tmp_path):
     result = train(config, progress=False)
     assert math.isfinite(result.history[1]["loss"]) and result.history[1]["loss"] > 0
     assert load_checkpoint(result.best_checkpoint)[1]["training_config"]["partner_gap"] == 2
+
+
+def test_partner_frames_are_cut_at_the_same_window(tmp_path):
+    """One fixed camera: A and its partner crop the same part of the bin, so a pixel that did
+    not change between the frames has the same value in both crops."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    for i in range(6):
+        frame = background.copy()
+        frame[2 * i:2 * i + 2, :] = 255 - frame[2 * i:2 * i + 2, :]  # a moved band per frame
+        Image.fromarray(frame).save(tmp_path / f"{i:06d}.png")
+    dataset = UnorderedImageDataset(tmp_path, (16, 20), fit="crop", partner_gap=2, seed=1)
+    corners = set()
+    for index in range(6):
+        a, b = dataset[index]
+        same = (a == b).all(dim=0).float().mean()
+        assert same > 0.5, f"pair {index}: only {same:.2f} of the pixels agree"
+        corners.add(tuple(a[:, 0, 0].tolist()))
+    assert len(corners) > 1  # the window itself is drawn anew per item
+
+
+def test_moved_keypoints_lie_where_the_frames_differ():
+    """Keypoints of A fall only on pixels that changed between A and its partner (the static
+    bin is left out), and a frame pair with nothing moved gives no keypoint at all."""
+    from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
+    from dense_descriptor_ros.training.methods import moved_pixels
+    from dense_descriptor_ros.training.views import augmented_views
+
+    torch.manual_seed(0)
+    a = torch.rand(2, 3, 48, 64) * 0.05 + 0.5
+    b = a.clone()
+    b[0, :, 10:30, 20:40] = 0.0  # an object moved away in the first pair; the second is static
+    moved = moved_pixels(a, b)
+    assert moved[0, 15, 25] and not moved[0, 40, 5] and not moved[1].any()
+    assert moved[0, 8, 25] and not moved[0, 5, 25]  # a 2-pixel margin around the change
+    augmenter = Augmenter(AugmentationConfig(p_color=0.0, p_rotation=0.0, p_scale=0.0, p_perspective=0.0,
+                                             p_crop=0.0))  # views equal to the source
+    views = augmented_views(a, augmenter, 400, torch.Generator().manual_seed(0), source_mask=moved)
+    inside = views.xy_a[0][views.valid[0]]
+    assert len(inside) > 40 and not views.valid[1].any()
+    assert ((inside[:, 0] > 17) & (inside[:, 0] < 42) & (inside[:, 1] > 7) & (inside[:, 1] < 32)).all()
+
+
+def test_moved_keypoints_need_a_partner_frame_and_train(photo_dir, tmp_path):
+    with pytest.raises(ValueError, match="set partner_gap"):
+        TrainConfig.for_method("ccl", moved_keypoints=True)
+    config = TrainConfig.for_method("ccl+identical-view", data=str(photo_dir), out_dir=str(tmp_path),
+                                    epochs=1, steps_per_epoch=3, partner_gap=2, moved_keypoints=True,
+                                    **{**TINY, "image_fit": "crop"})
+    result = train(config, progress=False)
+    assert math.isfinite(result.history[1]["loss"]) and result.history[1]["loss"] > 0
+    assert load_checkpoint(result.best_checkpoint)[1]["training_config"]["moved_keypoints"] is True

@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--partner-gap", type=int,
                    help="CCL: B is an image at most this many away from A in file-name order "
                         "(frames of one recording share its heap); default: any image of the batch")
+    p.add_argument("--moved-keypoints", action="store_true", default=None,
+                   help="CCL: draw A's keypoints only where it differs from its partner frame "
+                        "(one fixed camera: what the operator moved, not the static bin); needs --partner-gap")
     p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
     p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
     p.add_argument("--seed", type=int)
@@ -65,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "descriptor_dim",
                 "width", "imagenet", "imagenet_weights", "image_size", "image_fit", "batch_size",
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
-                "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap", "val_pairs",
-                "val_images", "seed", "randomise_background", "correspondences")
+                "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap",
+                "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences")
 
 
 def run(args: argparse.Namespace) -> int:

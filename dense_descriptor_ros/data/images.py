@@ -126,13 +126,21 @@ def readable_images(paths: list[Path], root: str | Path) -> list[Path]:
     return good
 
 
-def random_crop(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A ``size = (h, w)`` window at native scale; images smaller than that are resized first."""
+def random_crop(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+                corner: tuple[float, float] | None = None) -> np.ndarray:
+    """A ``size = (h, w)`` window at native scale; images smaller than that are resized first.
+
+    ``corner``: the window's top-left corner as fractions of the free range (drawn if None), so
+    two frames of one fixed camera can be cut at the same place."""
     h, w = size
     if rgb.shape[0] < h or rgb.shape[1] < w:
         return resize_cover(rgb, size)
-    top = int(rng.integers(0, rgb.shape[0] - h + 1))
-    left = int(rng.integers(0, rgb.shape[1] - w + 1))
+    if corner is None:
+        top = int(rng.integers(0, rgb.shape[0] - h + 1))
+        left = int(rng.integers(0, rgb.shape[1] - w + 1))
+    else:
+        top = min(int(corner[0] * (rgb.shape[0] - h + 1)), rgb.shape[0] - h)
+        left = min(int(corner[1] * (rgb.shape[1] - w + 1)), rgb.shape[1] - w)
     return rgb[top:top + h, left:left + w]
 
 
@@ -145,7 +153,8 @@ class UnorderedImageDataset(Dataset):
 
     ``partner_gap``: each item is ``(2, 3, h, w)``, the image and a partner at most that many
     images away in file-name order. Frames of one recording are named in time order and a
-    recording shows one heap, so neighbours share objects, which is what CCL's B must do.
+    recording shows one heap, so neighbours share objects, which is what CCL's B must do. With
+    ``fit="crop"`` both are cut at the same window: one fixed camera, the same part of the bin.
     """
 
     def __init__(self, root: str | Path, size: tuple[int, int], paths: list[Path] | None = None,
@@ -172,16 +181,17 @@ class UnorderedImageDataset(Dataset):
         gap = min(self.partner_gap, len(self.paths) - 1)
         offset = int(self.rng.integers(1, gap + 1)) * (1 if self.rng.random() < 0.5 else -1) if gap else 0
         partner = index + offset if 0 <= index + offset < len(self.paths) else index - offset
-        return torch.stack([self._load(index), self._load(partner)])
+        corner = (self.rng.random(), self.rng.random())
+        return torch.stack([self._load(index, corner), self._load(partner, corner)])
 
-    def _load(self, index: int) -> Tensor:
+    def _load(self, index: int, corner: tuple[float, float] | None = None) -> Tensor:
         # A file can pass verify() and still fail to decode (truncated data): report it and
         # serve the next readable image instead of ending the run.
         for offset in range(len(self.paths)):
             path = self.paths[(index + offset) % len(self.paths)]
             try:
                 rgb = read_rgb(path)
-                fitted = (random_crop(rgb, self.size, self.rng) if self.fit == "crop"
+                fitted = (random_crop(rgb, self.size, self.rng, corner) if self.fit == "crop"
                           else resize_cover(rgb, self.size))
                 return to_tensor(fitted)
             except DatasetError as exc:

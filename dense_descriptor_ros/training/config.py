@@ -61,6 +61,7 @@ class TrainConfig:
     num_correspondences: int = 2048
     max_frame_gap: int = 10
     partner_gap: int | None = None  # CCL: B within this many images of A in name order (None: any)
+    moved_keypoints: bool = False  # CCL: keypoints only where A and its partner B differ
     randomise_background: bool = False  # geometric: repaint bin and floor per frame (needs masks)
     correspondences: str = "loader"  # geometric: made per pair by the loader, or per batch on the device
     # validation
@@ -79,6 +80,9 @@ class TrainConfig:
         if self.correspondences == "device" and self.image_fit == "crop":
             raise ValueError("crop windows follow each pair's reprojection in the loader: use "
                              "correspondences 'loader' with image_fit 'crop'")
+        if self.moved_keypoints and self.partner_gap is None:
+            raise ValueError("moved_keypoints compares A with its partner frame of the same camera: "
+                             "set partner_gap too")
         if self.method.startswith("ccl") and self.batch_size < 2:
             raise ValueError("CCL pairs each image with another of its batch: batch_size must be >= 2")
 

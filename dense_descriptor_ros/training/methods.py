@@ -27,6 +27,20 @@ def identical_view_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
                   "valid_keypoints": views.valid.float().mean().item()}
 
 
+MOVED_DIFFERENCE = 0.1  # colour change (0..1, any channel) that marks a pixel as re-arranged
+MOVED_MARGIN = 2  # pixels around a change that count too (an object's rim, its shadow's edge)
+
+
+def moved_pixels(images: Tensor, partners: Tensor) -> Tensor:
+    """``(B, H, W)`` bool: where an image differs from its partner taken by the same fixed
+    camera, i.e. what the operator moved; the static bin and floor match themselves in every
+    frame and would let cycles close without learning anything about the objects."""
+    changed = (images - partners).abs().amax(dim=1, keepdim=True) > MOVED_DIFFERENCE
+    size = 2 * MOVED_MARGIN + 1
+    grown = torch.nn.functional.max_pool2d(changed.float(), size, stride=1, padding=MOVED_MARGIN)
+    return grown[:, 0] > 0
+
+
 def ccl_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
              config: TrainConfig) -> tuple[Tensor, dict]:
     """Cycle-Correspondence Loss on triplets (A, B, A^), plus lambda * identical-view.
@@ -34,9 +48,11 @@ def ccl_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
     B is each image's partner from the loader (``(batch, 2, 3, h, w)``: a neighbour in its
     recording, see ``partner_gap``), or else another image of the batch (the batch rolled by
     one), augmented on its own: images of one cell share objects but no labels between them.
+    ``moved_keypoints``: A's keypoints only where A differs from B (see :func:`moved_pixels`).
     """
     images, partners = (images[:, 0], images[:, 1]) if images.ndim == 5 else (images, images.roll(1, dims=0))
-    views = augmented_views(images, augmenter, config.num_keypoints)
+    moved = moved_pixels(images, partners) if config.moved_keypoints else None
+    views = augmented_views(images, augmenter, config.num_keypoints, source_mask=moved)
     other = augmenter(partners).images
     desc = model(torch.cat([views.view_a, views.view_b, other]))
     desc_a, desc_a_hat, desc_b = desc.chunk(3)

@@ -35,11 +35,12 @@ def grid_size(image_size: tuple[int, int]) -> tuple[int, int]:
 
 
 def augmented_views(images: Tensor, augmenter: Augmenter, num_keypoints: int,
-                    generator: torch.Generator | None = None) -> ViewPair:
+                    generator: torch.Generator | None = None, source_mask: Tensor | None = None) -> ViewPair:
     """Augment ``images (B, 3, H, W)`` twice and sample keypoints visible in both views.
 
     Keypoints are drawn uniformly in view A; a keypoint is valid when it comes from inside
-    the source image and its mapped position lies inside view A^.
+    the source image, from a true pixel of ``source_mask (B, H, W)`` if given, and its mapped
+    position lies inside view A^.
     """
     a = augmenter(images)
     b = augmenter(images)
@@ -48,6 +49,18 @@ def augmented_views(images: Tensor, augmenter: Augmenter, num_keypoints: int,
     scale = torch.tensor([out_size[1], out_size[0]], dtype=images.dtype, device=images.device)
     xy_a = (torch.rand(batch, num_keypoints, 2, generator=generator, device=images.device) * scale - 0.5)
     a_to_src = torch.linalg.inv(a.homography)
-    _, from_source = map_keypoints(a_to_src, xy_a, tuple(images.shape[-2:]))
+    xy_source, from_source = map_keypoints(a_to_src, xy_a, tuple(images.shape[-2:]))
+    if source_mask is not None:
+        from_source = from_source & _lookup(source_mask, xy_source)
     xy_b, inside_b = map_keypoints(b.homography @ a_to_src, xy_a, out_size)
     return ViewPair(a.images, b.images, xy_a, torch.nan_to_num(xy_b), from_source & inside_b)
+
+
+def _lookup(mask: Tensor, xy: Tensor) -> Tensor:
+    """``mask (B, H, W)`` at the nearest pixel of ``xy (B, N, 2)``; False outside or at NaN."""
+    height, width = mask.shape[-2:]
+    xy = torch.nan_to_num(xy, nan=-1.0).round().long()
+    x, y = xy[..., 0], xy[..., 1]
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    flat = mask.flatten(1).gather(1, (y.clamp(0, height - 1) * width + x.clamp(0, width - 1)))
+    return inside & flat

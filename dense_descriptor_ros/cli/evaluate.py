@@ -73,7 +73,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"{name}: {metrics['count']} queries  PCK@5 {metrics['pck@5']:.3f}  "
           f"PCK@10 {metrics['pck@10']:.3f}  AUC@50 {metrics['auc@50']:.3f}  "
           f"median {metrics['median']:.1f} px  -> {args.out}")
+    if args.cycles:
+        write_cycle_check(args, pairs, device)
     return 0
+
+
+def write_cycle_check(args: argparse.Namespace, pairs: list[Pair], device) -> None:
+    """cycles.json: how often the model's CCL-kept cycles rest on right matches."""
+    if args.model is None or str(args.model) == XFEAT_SPEC:
+        raise ValueError("--cycles needs a descriptor checkpoint as --model")
+    from dense_descriptor_ros.evaluation.cycle_check import cycle_check
+    from dense_descriptor_ros.model.descriptor_model import DescriptorModel
+
+    result = cycle_check(DescriptorModel.load(args.model, device), pairs, args.images)
+    (args.out / "cycles.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"cycles: A->B right {result['forward_right']:.3f} of all, {result['kept_forward_right']:.3f} "
+          f"of the CCL-kept {result['quantile']:.0%}; kept cycles closed through a right match "
+          f"{result['kept_closed_through_right_match']:.3f}, through a wrong one "
+          f"{result['kept_closed_through_wrong_match']:.3f}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,5 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--name", default=None, help="label in tables and plots "
                         "(default: the model or predictions file name)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="also write cycles.json: how often the model's most certain CCL cycles "
+                             "pass through the true match (can CCL learn from this model?)")
     add_model_arguments(parser)
     parser.set_defaults(func=run)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dense_descriptor_ros.matching import expected_descriptor, sample_descriptors, soft_match
+from dense_descriptor_ros.matching import SoftMatch, expected_descriptor, sample_descriptors, soft_match
 
 
 @dataclass
@@ -40,6 +40,25 @@ def quantile_keep_mask(uncertainty: Tensor, valid: Tensor, q: float) -> Tensor:
     return valid & (uncertainty <= threshold)
 
 
+@dataclass
+class Cycle:
+    """Keypoints of A matched into B (``forward``) and their expected descriptors back into A^."""
+
+    forward: SoftMatch  # location (B, N, 2) in B's grid, variance (B, N)
+    back: SoftMatch  # location (B, N, 2) in A^'s grid, variance (B, N)
+
+    @property
+    def uncertainty(self) -> Tensor:
+        """``(B, N)`` X_i = var(A->B) + var(B->A^), detached."""
+        return (self.forward.variance + self.back.variance).detach()
+
+
+def run_cycle(desc_a: Tensor, desc_b: Tensor, desc_a_hat: Tensor, xy_a: Tensor, tau: float) -> Cycle:
+    """A -> B -> A^ for keypoints ``xy_a (B, N, 2)`` (grid coordinates of A)."""
+    forward = soft_match(sample_descriptors(desc_a, xy_a), desc_b, tau)
+    return Cycle(forward, soft_match(expected_descriptor(forward.probs, desc_b), desc_a_hat, tau))
+
+
 def cycle_correspondence_loss(desc_a: Tensor, desc_b: Tensor, desc_a_hat: Tensor, xy_a: Tensor,
                               xy_a_hat: Tensor, valid: Tensor, tau: float = 0.03,
                               quantile: float = 0.35, variance_scaling: bool = True) -> CycleLossOutput:
@@ -49,11 +68,9 @@ def cycle_correspondence_loss(desc_a: Tensor, desc_b: Tensor, desc_a_hat: Tensor
     xy_a_hat ``(B, N, 2)`` their known positions in A^ (grid coordinates); valid ``(B, N)``.
     ``variance_scaling=False`` leaves the errors unscaled (the paper's ablation).
     """
-    queries = sample_descriptors(desc_a, xy_a)
-    forward = soft_match(queries, desc_b, tau)
-    back = soft_match(expected_descriptor(forward.probs, desc_b), desc_a_hat, tau)
-    error = (back.location - xy_a_hat).norm(dim=-1)
-    uncertainty = (forward.variance + back.variance).detach()
+    cycle = run_cycle(desc_a, desc_b, desc_a_hat, xy_a, tau)
+    error = (cycle.back.location - xy_a_hat).norm(dim=-1)
+    uncertainty = cycle.uncertainty
     kept = quantile_keep_mask(uncertainty, valid, quantile)
     weighted = error / (1.0 + uncertainty) if variance_scaling else error
     weight = kept.to(weighted.dtype)

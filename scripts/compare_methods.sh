@@ -8,6 +8,8 @@
 # machine can run the paper-sized version:
 #   OUT SIZE CROP BACKBONE COLOUR WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS
 #   IV_LR CCL_LR GEO_LR PARTNER_GAP TRAIN_IMAGES TEST_PAIRS
+# and for the unordered training data: TILT OBJECT_SET HIRES_IMAGES, VAL_PAIRS (best.pt chosen on
+# that many validation pairs of training objects, never on the test pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -28,10 +30,21 @@ GEO_EPOCHS=${GEO_EPOCHS:-2}
 GEO_STEPS=${GEO_STEPS:-50}   # full 240x320 frames cost ~4x a 128x160 crop: equal compute to 400 IV steps
 TRAIN_IMAGES=${TRAIN_IMAGES:-200}
 TEST_PAIRS=${TEST_PAIRS:-60}
+TILT=${TILT:-0}              # each recording's camera tilted up to this many degrees
+OBJECT_SET=${OBJECT_SET:-train}  # train-wide: 8 more training products per type, labelled from more photos
+HIRES_IMAGES=${HIRES_IMAGES:-0}  # this many more unordered frames at 480x640, the launch files' size
+VAL_PAIRS=${VAL_PAIRS:-0}
 
 data=$OUT/data
+unordered_data=(--kind unordered --hands --tilt "$TILT" --object-set "$OBJECT_SET")
 [ -f "$data/unordered/metadata.json" ] || \
-  $DDR sim dataset --kind unordered --out "$data/unordered" --count "$TRAIN_IMAGES" --size "$SIZE" --hands --seed 0
+  $DDR sim dataset "${unordered_data[@]}" --out "$data/unordered" --count "$TRAIN_IMAGES" --size "$SIZE" --seed 0
+[ "$HIRES_IMAGES" = 0 ] || [ -f "$data/unordered/480x640/metadata.json" ] || \
+  $DDR sim dataset "${unordered_data[@]}" --out "$data/unordered/480x640" --count "$HIRES_IMAGES" --size 480x640 \
+    --seed 1
+[ "$VAL_PAIRS" = 0 ] || [ -f "$data/val/pairs.json" ] || \
+  $DDR sim dataset --kind cross-scene-pairs --out "$data/val" --count "$VAL_PAIRS" --size "$SIZE" \
+    --object-set train --seed 7
 [ -f "$data/rgbd/metadata.json" ] || \
   $DDR sim dataset --kind rgbd-sequences --out "$data/rgbd" --count 8 --size "$SIZE" --seed 1
 [ -f "$data/test/pairs.json" ] || \
@@ -49,6 +62,7 @@ else
 fi
 common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
+[ "$VAL_PAIRS" = 0 ] || unordered+=(--val-pairs "$data/val/pairs.json")
 # later options win: per-row settings after the common ones
 train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "${common[@]}" "$@" --out "$OUT/$name"; }
 

@@ -14,9 +14,9 @@ from dense_descriptor_ros.cli import sim as sim_cli
 from dense_descriptor_ros.data.rgbd import load_sequence, reproject_correspondences
 from dense_descriptor_ros.geometry.camera import backproject, project, transform_points
 from dense_descriptor_ros.simulation.experiments import datasets
-from dense_descriptor_ros.simulation.world import scene
+from dense_descriptor_ros.simulation.world import camera, scene, textures
 from dense_descriptor_ros.simulation.world.cell import BinCell
-from dense_descriptor_ros.simulation.world.objects import OBJECT_TYPES, catalogue, sample_instances
+from dense_descriptor_ros.simulation.world.objects import EXTRA_VARIANTS, OBJECT_TYPES, catalogue, sample_instances
 
 SIZE = datasets.Size(96, 128)
 
@@ -34,6 +34,51 @@ def test_catalogue_has_enough_types_and_a_held_out_split():
     assert {i.type.name for i in catalogue("test")} == {t.name for t in OBJECT_TYPES}
     with pytest.raises(ValueError, match="object set"):
         catalogue("validation")
+
+
+def test_train_wide_adds_products_labelled_from_more_photos_and_keeps_the_others(monkeypatch):
+    train, test, wide = catalogue("train"), catalogue("test"), catalogue("train-wide")
+    assert len(wide) == len(train) + EXTRA_VARIANTS * len(OBJECT_TYPES)
+    assert set(train) < set(wide) and not {i.instance_id for i in wide} & {i.instance_id for i in test}
+    assert len({i.instance_id for i in wide}) == len(wide)
+    extra = [i for i in wide if i.extra]
+    assert min(i.instance_id for i in extra) > max(i.instance_id for i in catalogue("all"))
+    used = []
+    real_load = textures.load_photo
+    monkeypatch.setattr(textures, "load_photo", lambda name: used.append(name) or real_load(name))
+    for instance in train:
+        scene.instance_texture.__wrapped__(instance, 32)
+    assert used and not set(used) & set(textures.EXTRA_LABEL_PHOTOS)  # old labels: old photos only
+    used.clear()
+    for instance in extra:
+        scene.instance_texture.__wrapped__(instance, 32)
+    assert set(used) >= set(textures.EXTRA_LABEL_PHOTOS)
+    assert set(textures.EXTRA_LABEL_PHOTOS) <= set(textures.licence_record())
+
+
+@pytest.mark.parametrize("angle, azimuth", [(0.0, 0.0), (35.0, 0.0), (20.0, 130.0)])
+def test_a_tilted_camera_still_looks_at_the_bin_centre(angle, azimuth):
+    pose = camera.tilted_about(scene.overhead_camera_pose(), datasets.BIN_CENTRE, angle, azimuth)
+    axis = pose[:3, 2]
+    assert np.degrees(np.arccos(-axis[2])) == pytest.approx(angle, abs=1e-6)  # angle from straight down
+    to_centre = datasets.BIN_CENTRE - pose[:3, 3]
+    assert np.allclose(to_centre / np.linalg.norm(to_centre), axis, atol=1e-9)
+    assert np.linalg.norm(to_centre) == pytest.approx(scene.OVERHEAD_HEIGHT - datasets.BIN_CENTRE[2])
+
+
+def test_unordered_recordings_each_get_their_own_tilted_camera(tmp_path):
+    tilted = datasets.generate_unordered(tmp_path / "tilted", 3, 0, SIZE, frames_per_scene=2, tilt=35.0)
+    upright = datasets.generate_unordered(tmp_path / "upright", 3, 0, SIZE, frames_per_scene=2)
+    angles = [f["camera_tilt_deg"] for f in json.loads((tilted / "metadata.json").read_text())["frames"]]
+    assert angles[0] == angles[1] != angles[2] and all(0 < a <= 35 for a in angles)
+    assert {f["camera_tilt_deg"] for f in json.loads((upright / "metadata.json").read_text())["frames"]} == {0}
+    change = []  # the same heaps, seen from other mounts: more tilt, more change
+    for name in ("000000.png", "000002.png"):
+        a, b = (np.asarray(Image.open(folder / name), float) for folder in (tilted, upright))
+        change.append(np.abs(a - b).mean())
+    assert angles[0] > angles[2] and change[0] > 10 and 0 < change[1] < change[0]
+    with pytest.raises(ValueError, match="tilt"):
+        datasets.generate_unordered(tmp_path / "bad", 1, 0, SIZE, tilt=70.0)
 
 
 def test_renders_are_deterministic_for_a_seed():

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..simulation.world.objects import OBJECT_SETS
 from .arguments import parse_size
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_COUNTS.items()) + ")")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=sim_size, default="480x640", help="image size HxW")
-    p.add_argument("--object-set", choices=("train", "test", "all"), default=None,
+    p.add_argument("--object-set", choices=OBJECT_SETS, default=None,
                    help="object instances to use (default: train for training kinds, test for "
                         "evaluation kinds)")
     p.add_argument("--hands", action="store_true", help="unordered: operator hands as distractors")
+    p.add_argument("--tilt", type=float, default=0.0,
+                   help="unordered: each recording's camera tilted from vertical by up to this many degrees")
     p.add_argument("--frames", type=int, default=24, help="rgbd-sequences: frames per sequence")
     p.add_argument("--scenes", type=int, default=4, help="rearranged-sequences: bins per sequence")
     p.add_argument("--views", type=int, default=6, help="rearranged-sequences: views per bin")
@@ -54,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="repeated frames of each still heap (default %(default)s)")
     r.add_argument("--blur-every", type=int, default=3,
                    help="one shuffle in this many knocks the bin and blurs a frame (default %(default)s)")
-    r.add_argument("--object-set", choices=("train", "test", "all"), default="test",
+    r.add_argument("--object-set", choices=OBJECT_SETS, default="test",
                    help="products in the bin (default: test, the products 'ddr sim pick' picks)")
     r.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     r.add_argument("--manifest", type=Path, default=None,
@@ -71,7 +74,8 @@ def run_dataset(args: argparse.Namespace) -> int:
     size = datasets.Size(*args.size)
     object_set = args.object_set or ("train" if args.kind in TRAINING_KINDS else "test")
     if args.kind == "unordered":
-        out = datasets.generate_unordered(args.out, count, args.seed, size, args.hands, object_set)
+        out = datasets.generate_unordered(args.out, count, args.seed, size, args.hands, object_set,
+                                           tilt=args.tilt)
     elif args.kind == "rgbd-sequences":
         if args.frames < 2:
             raise ValueError(f"--frames must be at least 2, got {args.frames}")

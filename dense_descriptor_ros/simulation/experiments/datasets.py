@@ -32,6 +32,7 @@ from .correspondence import correspondences, sample_object_keypoints, well_seen
 
 KINDS = ("unordered", "rgbd-sequences", "rearranged-sequences", "cross-scene-pairs", "invariance")
 BIN_CENTRE = np.array([0.0, 0.0, scene_mod.BIN_FLOOR_Z + 0.04])
+MAX_TILT_DEG = 60.0  # beyond this the bin's near wall hides most of the heap
 MIN_OBJECT_PIXELS = 60  # a shared object needs this many visible pixels in A to get keypoints
 
 
@@ -78,10 +79,15 @@ def _write_json(path: Path, content: dict) -> None:
 
 
 def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), hands: bool = False,
-                       object_set: str = "train", frames_per_scene: int = 25) -> Path:
-    """``count`` overhead images of reshuffled bins; hands (if asked) appear in half the frames."""
+                       object_set: str = "train", frames_per_scene: int = 25, tilt: float = 0.0) -> Path:
+    """``count`` overhead images of reshuffled bins; hands (if asked) appear in half the frames.
+
+    ``tilt`` > 0: each recording of ``frames_per_scene`` frames has its own fixed camera, tilted
+    from vertical by up to ``tilt`` degrees towards a random side and aimed at the bin centre."""
+    if not 0.0 <= tilt <= MAX_TILT_DEG:
+        raise ValueError(f"tilt must be within [0, {MAX_TILT_DEG:g}] degrees, got {tilt:g}")
     out = Path(out)
-    frames, cell = [], None
+    frames, cell, view, tilt_deg = [], None, None, 0.0
     try:
         for i in tqdm(range(count), desc="unordered", unit="frame"):
             rng = _child_rng(seed, i)
@@ -89,14 +95,20 @@ def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), ha
                 if cell is not None:
                     cell.close()
                 cell = _open_cell(_child_rng(seed, i, 1), size, object_set, hands=hands)
+                if tilt > 0:  # drawn from their own generator: untilted datasets stay as they were
+                    mount = _child_rng(seed, i, 2)
+                    tilt_deg = float(mount.uniform(0.0, tilt))
+                    view = camera.tilted_about(scene_mod.overhead_camera_pose(), BIN_CENTRE, tilt_deg,
+                                               float(mount.uniform(0.0, 360.0)))
             else:
                 cell.drop(rng)
             with_hands = hands and rng.random() < 0.5
             if hands:
                 cell.place_hands(rng if with_hands else None)
             name = f"{i:06d}.png"
-            _save_rgb(out / name, cell.render().rgb)
-            frames.append({"image": name, "objects": cell.instance_ids, "hands": with_hands})
+            _save_rgb(out / name, cell.render(view, scene_mod.OVERHEAD_FOVY).rgb)
+            frames.append({"image": name, "objects": cell.instance_ids, "hands": with_hands,
+                           "camera_tilt_deg": round(tilt_deg, 2)})
     finally:
         if cell is not None:
             cell.close()

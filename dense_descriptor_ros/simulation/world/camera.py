@@ -54,6 +54,16 @@ def rolled(pose: np.ndarray, angle_deg: float) -> np.ndarray:
     return pose @ roll
 
 
+def tilted_about(pose: np.ndarray, centre: np.ndarray, angle_deg: float, azimuth_deg: float) -> np.ndarray:
+    """``pose`` swung by ``angle_deg`` about the horizontal axis through ``centre`` that points
+    along ``azimuth_deg``: a camera mounted off vertical that still looks at what it looked at."""
+    az = np.radians(azimuth_deg)
+    swing = np.eye(4)
+    swing[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * np.array([np.cos(az), np.sin(az), 0.0])).as_matrix()
+    swing[:3, 3] = np.asarray(centre, float) - swing[:3, :3] @ np.asarray(centre, float)
+    return swing @ pose
+
+
 def to_mujoco(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Optical ``T_world_camera`` -> MuJoCo camera (position, quaternion w x y z)."""
     x, y, z, w = Rotation.from_matrix(pose[:3, :3] @ _OPTICAL_FROM_MUJOCO).as_quat()

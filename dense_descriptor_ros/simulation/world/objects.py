@@ -3,7 +3,8 @@
 An instance is a type plus its own printed label; instance ids are global and stable (the same
 id looks the same in every dataset), which is what lets two different scenes share objects and
 lets the comparison hold out instances: variant ``TEST_VARIANT`` of every type is never used
-for training.
+for training. The ``train-wide`` set adds ``EXTRA_VARIANTS`` more training products per type,
+labelled from a larger photo pool; the original instances and their labels are unchanged.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import numpy as np
 CATALOGUE_SEED = 20240903  # fixes every instance's label, independent of any dataset seed
 VARIANTS_PER_TYPE = 3
 TEST_VARIANT = VARIANTS_PER_TYPE - 1
-OBJECT_SETS = ("train", "test", "all")
+EXTRA_VARIANTS = 8  # training-only products per type in ``train-wide``
+OBJECT_SETS = ("train", "test", "all", "train-wide")
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,19 @@ class ObjectInstance:
     def name(self) -> str:
         return f"{self.type.name}_{self.variant}"
 
+    @property
+    def extra(self) -> bool:
+        """A ``train-wide`` product: labelled from the larger photo pool, never in a test set."""
+        return self.variant >= VARIANTS_PER_TYPE
+
     def texture_rng(self) -> np.random.Generator:
         """Generator that fixes this instance's label, independent of any dataset seed."""
         return np.random.default_rng([CATALOGUE_SEED, self.instance_id])
 
 
 def catalogue(object_set: str = "all") -> list[ObjectInstance]:
-    """Every instance in ``object_set``: ``train`` (variants seen in training), ``test``, ``all``."""
+    """Every instance in ``object_set``: ``train`` (variants seen in training), ``test``, ``all``
+    (train and test), ``train-wide`` (train plus ``EXTRA_VARIANTS`` products per type)."""
     if object_set not in OBJECT_SETS:
         raise ValueError(f"object set must be one of {OBJECT_SETS}, got {object_set!r}")
     instances = []
@@ -92,6 +100,10 @@ def catalogue(object_set: str = "all") -> list[ObjectInstance]:
             held_out = variant == TEST_VARIANT
             if object_set == "all" or (object_set == "test") == held_out:
                 instances.append(ObjectInstance(t * VARIANTS_PER_TYPE + variant + 1, object_type, variant))
+    if object_set == "train-wide":  # ids after every original instance's, so those never change
+        first = len(OBJECT_TYPES) * VARIANTS_PER_TYPE + 1
+        instances += [ObjectInstance(first + t * EXTRA_VARIANTS + k, object_type, VARIANTS_PER_TYPE + k)
+                      for t, object_type in enumerate(OBJECT_TYPES) for k in range(EXTRA_VARIANTS)]
     return instances
 
 

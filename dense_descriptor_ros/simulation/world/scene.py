@@ -106,7 +106,8 @@ def _hand_xml(index: int, rng: np.random.Generator) -> str:
 @lru_cache(maxsize=64)
 def instance_texture(instance: ObjectInstance, texture_size: int) -> bytes:
     """PNG cube texture of one instance (cached: scenes share instances)."""
-    return textures.cube_texture_png(textures.package_faces(instance.texture_rng(), texture_size))
+    photos = textures.LABEL_PHOTOS + textures.EXTRA_LABEL_PHOTOS if instance.extra else textures.LABEL_PHOTOS
+    return textures.cube_texture_png(textures.package_faces(instance.texture_rng(), texture_size, photos))
 
 
 def build_mjcf(spec: SceneSpec, texture_size: int = 128) -> tuple[str, dict[str, bytes]]:

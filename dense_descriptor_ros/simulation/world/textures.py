@@ -1,6 +1,7 @@
 """Textures for the simulated cell: product labels composed from public-domain photographs.
 
-Photos come from scikit-image's bundled data (read at run time, nothing is downloaded); they
+Photos come from scikit-image's and Matplotlib's bundled data (read at run time, nothing is
+downloaded; Debian ``opencv-doc``'s images are kept for evaluation and never used here); they
 are cropped, recoloured and laid out with stripes, text and barcodes into packaging faces, so
 that every object instance looks like a distinct printed product. ``PHOTO_LICENSES`` records
 the source and licence of every photograph used.
@@ -27,12 +28,18 @@ PHOTO_LICENSES: dict[str, str] = {
     "retina": "Mikael Häggström via Wikimedia Commons; CC0",
     "text": "Wikipedia File:Corner.png; public domain",
     "horse": "openclipart, Andreas Preuss (marauder); CC0",
+    "cell": "Paul Müller et al. (Guck lab), quantitative phase image; CC0",
+    "microaneurysms": "Andreas Maier; CC0",
+    "clock": "Stefan van der Walt; public domain (released by the photographer)",
+    "grace_hopper": "US Navy photograph (Matplotlib sample data); public domain (US government work)",
     "brick": "CC0Textures Bricks25; CC0",
     "grass": "DeviantArt linolafett Grass-01; CC0",
     "gravel": "CC0Textures Gravel04; CC0",
 }
 LABEL_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field",
                 "immunohistochemistry", "retina", "text", "horse")
+# Only the ``train-wide`` products draw from these as well (the original labels stay as they were).
+EXTRA_LABEL_PHOTOS = ("cell", "microaneurysms", "clock", "grace_hopper")
 FLOOR_PHOTOS = ("brick", "grass", "gravel")
 # Order of the six faces in a MuJoCo cube texture laid out on a 3 x 4 grid.
 CUBE_GRID_LAYOUT = ".U..LFRB.D.."
@@ -45,12 +52,18 @@ def licence_record() -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def load_photo(name: str) -> np.ndarray:
-    """A scikit-image data photograph as ``(H, W, 3)`` uint8 RGB (grey images replicated)."""
+    """A bundled photograph (scikit-image data, Matplotlib sample data) as ``(H, W, 3)`` uint8 RGB
+    (grey images replicated)."""
     if name not in PHOTO_LICENSES:
         raise ValueError(f"unknown photo {name!r}; expected one of {sorted(PHOTO_LICENSES)}")
-    from skimage import data  # imported lazily: only texture building needs it
+    if name == "grace_hopper":
+        from matplotlib import cbook  # imported lazily: only texture building needs it
 
-    image = np.asarray(getattr(data, name)())
+        image = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    else:
+        from skimage import data
+
+        image = np.asarray(getattr(data, name)())
     if image.dtype == bool:
         image = np.where(image, 30, 235).astype(np.uint8)
     if image.ndim == 2:
@@ -68,9 +81,9 @@ def _contrasting(colour: tuple) -> tuple:
     return (15, 15, 20) if sum(colour) > 380 else (245, 245, 240)
 
 
-def _recoloured_crop(rng: np.random.Generator, width: int, height: int) -> Image.Image:
-    """A random crop of a random label photo, resized and given a random hue/tint."""
-    photo = load_photo(LABEL_PHOTOS[rng.integers(len(LABEL_PHOTOS))])
+def _recoloured_crop(rng: np.random.Generator, width: int, height: int, photos: tuple[str, ...]) -> Image.Image:
+    """A random crop of a random photo of ``photos``, resized and given a random hue/tint."""
+    photo = load_photo(photos[rng.integers(len(photos))])
     h, w = photo.shape[:2]
     ch = int(rng.uniform(0.3, 0.9) * h)
     cw = int(min(w, ch * width / height))
@@ -110,7 +123,7 @@ def _draw_barcode(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: tupl
         x += bar
 
 
-def label_face(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
+def label_face(rng: np.random.Generator, size: int, kind: str, photos: tuple[str, ...] = LABEL_PHOTOS) -> np.ndarray:
     """One packaging face ``(size, size, 3)`` uint8: ``"front"`` (photo label), ``"side"``, ``"end"``."""
     if kind not in ("front", "side", "end"):
         raise ValueError(f"face kind must be front, side or end, got {kind!r}")
@@ -124,7 +137,7 @@ def label_face(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     if kind == "front":
         pw, ph = int(size * rng.uniform(0.45, 0.9)), int(size * rng.uniform(0.35, 0.7))
         px, py = int(rng.integers(0, size - pw + 1)), int(rng.integers(0, size - ph + 1))
-        face.paste(_recoloured_crop(rng, pw, ph), (px, py))
+        face.paste(_recoloured_crop(rng, pw, ph, photos), (px, py))
         draw.rectangle((px, py, px + pw - 1, py + ph - 1), outline=ink, width=2)
     elif kind == "end":
         bw, bh = size // 2, size // 4
@@ -132,7 +145,7 @@ def label_face(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
         _draw_barcode(draw, rng, (bx, by, bx + bw, by + bh), (10, 10, 10))
     else:
         pw = int(size * rng.uniform(0.3, 0.5))
-        face.paste(_recoloured_crop(rng, pw, pw), (int(rng.integers(0, size - pw)), int(rng.integers(0, size - pw))))
+        face.paste(_recoloured_crop(rng, pw, pw, photos), (int(rng.integers(0, size - pw)), int(rng.integers(0, size - pw))))
     font = _font(max(10, size // int(rng.integers(5, 9))))
     for _ in range(rng.integers(1, 3)):
         draw.text((int(rng.integers(2, size // 2)), int(rng.integers(2, size - size // 5))), _brand(rng),
@@ -142,10 +155,10 @@ def label_face(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     return np.asarray(face.filter(ImageFilter.GaussianBlur(0.8)))
 
 
-def package_faces(rng: np.random.Generator, size: int = 128) -> list[np.ndarray]:
+def package_faces(rng: np.random.Generator, size: int = 128, photos: tuple[str, ...] = LABEL_PHOTOS) -> list[np.ndarray]:
     """Six faces of one product, in the order of :data:`CUBE_GRID_LAYOUT` (U, L, F, R, B, D)."""
     kinds = ("end", "side", "front", "side", "front", "end")
-    return [label_face(rng, size, kind) for kind in kinds]
+    return [label_face(rng, size, kind, photos) for kind in kinds]
 
 
 def cube_texture_png(faces: list[np.ndarray]) -> bytes:

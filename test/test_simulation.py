@@ -58,7 +58,7 @@ def test_train_wide_adds_products_labelled_from_more_photos_and_keeps_the_others
 
 @pytest.mark.parametrize("angle, azimuth", [(0.0, 0.0), (35.0, 0.0), (20.0, 130.0)])
 def test_a_tilted_camera_still_looks_at_the_bin_centre(angle, azimuth):
-    pose = camera.tilted_about(scene.overhead_camera_pose(), datasets.BIN_CENTRE, angle, azimuth)
+    pose = camera.swung_about(scene.overhead_camera_pose(), datasets.BIN_CENTRE, datasets._horizontal(azimuth), angle)
     axis = pose[:3, 2]
     assert np.degrees(np.arccos(-axis[2])) == pytest.approx(angle, abs=1e-6)  # angle from straight down
     to_centre = datasets.BIN_CENTRE - pose[:3, 3]

@@ -78,6 +78,12 @@ def _write_json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=1))
 
 
+def _horizontal(azimuth_deg: float) -> np.ndarray:
+    """Unit world vector in the floor plane, ``azimuth_deg`` from +x towards +y."""
+    az = np.radians(azimuth_deg)
+    return np.array([np.cos(az), np.sin(az), 0.0])
+
+
 def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), hands: bool = False,
                        object_set: str = "train", frames_per_scene: int = 25, tilt: float = 0.0) -> Path:
     """``count`` overhead images of reshuffled bins; hands (if asked) appear in half the frames.
@@ -98,8 +104,8 @@ def generate_unordered(out: Path, count: int, seed: int, size: Size = Size(), ha
                 if tilt > 0:  # drawn from their own generator: untilted datasets stay as they were
                     mount = _child_rng(seed, i, 2)
                     tilt_deg = float(mount.uniform(0.0, tilt))
-                    view = camera.tilted_about(scene_mod.overhead_camera_pose(), BIN_CENTRE, tilt_deg,
-                                               float(mount.uniform(0.0, 360.0)))
+                    view = camera.swung_about(scene_mod.overhead_camera_pose(), BIN_CENTRE,
+                                              _horizontal(float(mount.uniform(0.0, 360.0))), tilt_deg)
             else:
                 cell.drop(rng)
             with_hands = hands and rng.random() < 0.5
@@ -267,11 +273,7 @@ def invariance_views(base: np.ndarray, fovy: float) -> list[tuple[str, float, np
     eye, forward = base[:3, 3], base[:3, 2]
     target = eye + forward * (eye[2] - BIN_CENTRE[2]) / max(-forward[2], 1e-3)
     for angle in VIEWPOINT_ARC_DEG:
-        c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
-        swing = np.eye(4)
-        swing[:3, :3] = [[c, -s, 0], [s, c, 0], [0, 0, 1]]
-        swing[:3, 3] = target - swing[:3, :3] @ target
-        views.append(("viewpoint", float(angle), swing @ base, fovy))
+        views.append(("viewpoint", float(angle), camera.swung_about(base, target, (0.0, 0.0, 1.0), angle), fovy))
     return views
 
 

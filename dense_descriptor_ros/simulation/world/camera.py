@@ -54,12 +54,12 @@ def rolled(pose: np.ndarray, angle_deg: float) -> np.ndarray:
     return pose @ roll
 
 
-def tilted_about(pose: np.ndarray, centre: np.ndarray, angle_deg: float, azimuth_deg: float) -> np.ndarray:
-    """``pose`` swung by ``angle_deg`` about the horizontal axis through ``centre`` that points
-    along ``azimuth_deg``: a camera mounted off vertical that still looks at what it looked at."""
-    az = np.radians(azimuth_deg)
+def swung_about(pose: np.ndarray, centre: np.ndarray, axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """``pose`` swung by ``angle_deg`` about the world ``axis`` through ``centre``: the camera moves
+    and turns together, so it keeps looking at what it looked at."""
+    axis = np.asarray(axis, float)
     swing = np.eye(4)
-    swing[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * np.array([np.cos(az), np.sin(az), 0.0])).as_matrix()
+    swing[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * axis / np.linalg.norm(axis)).as_matrix()
     swing[:3, 3] = np.asarray(centre, float) - swing[:3, :3] @ np.asarray(centre, float)
     return swing @ pose
 

@@ -9,7 +9,8 @@
 #   OUT SIZE CROP BACKBONE COLOUR WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS
 #   IV_LR CCL_LR GEO_LR PARTNER_GAP TRAIN_IMAGES TEST_PAIRS
 # and for the unordered training data: TILT OBJECT_SET HIRES_IMAGES, VAL_PAIRS (best.pt chosen on
-# that many validation pairs of training objects, never on the test pairs).
+# that many validation pairs of training objects, never on the test pairs); PHOTOS: a folder of
+# real photographs (`ddr photos`) whose identical-view term joins every unordered-image row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -34,6 +35,7 @@ TILT=${TILT:-0}              # each recording's camera tilted up to this many de
 OBJECT_SET=${OBJECT_SET:-train}  # train-wide: 8 more training products per type, labelled from more photos
 HIRES_IMAGES=${HIRES_IMAGES:-0}  # this many more unordered frames at 480x640, the launch files' size
 VAL_PAIRS=${VAL_PAIRS:-0}
+PHOTOS=${PHOTOS:-}
 
 data=$OUT/data
 unordered_data=(--kind unordered --hands --tilt "$TILT" --object-set "$OBJECT_SET")
@@ -63,6 +65,7 @@ fi
 common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
 [ "$VAL_PAIRS" = 0 ] || unordered+=(--val-pairs "$data/val/pairs.json")
+[ -z "$PHOTOS" ] || unordered+=(--photos "$PHOTOS")
 # later options win: per-row settings after the common ones
 train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "${common[@]}" "$@" --out "$OUT/$name"; }
 

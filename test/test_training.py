@@ -231,3 +231,40 @@ def test_moved_keypoints_need_a_partner_frame_and_train(photo_dir, tmp_path):
     result = train(config, progress=False)
     assert math.isfinite(result.history[1]["loss"]) and result.history[1]["loss"] > 0
     assert load_checkpoint(result.best_checkpoint)[1]["training_config"]["moved_keypoints"] is True
+
+
+
+@pytest.mark.parametrize("method", ["identical-view", "ccl+identical-view"])
+def test_the_photo_term_joins_the_method_loss(photo_dir, tmp_path, method):
+    """``--photos``: batches of the photo folder at the training size, whose identical-view loss
+    is added with its weight to whatever the method computes; no folder, no term."""
+    from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
+    from dense_descriptor_ros.training.trainer import photo_batches, train_step
+    from helpers import tiny_model
+
+    config = TrainConfig.for_method(method, data=str(photo_dir), photos=str(photo_dir), photo_weight=2.5,
+                                    **{**TINY, "image_fit": "crop"})
+    assert photo_batches(TrainConfig.for_method(method, **TINY), 0) is None
+    photos = next(photo_batches(config, 0))
+    assert photos.shape == (4, 3, 64, 80) and 0.0 <= photos.min() and photos.max() <= 1.0
+    model = tiny_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    augmenter = Augmenter(AugmentationConfig.synthetic(), out_size=(64, 80))
+    images = next(photo_batches(config, 1))
+    stats = train_step(model, images, augmenter, config, optimizer, scaler, "fp32", photos)
+    method_loss = stats["identical"] if method == "identical-view" else stats["cycle"] + 0.1 * stats["identical"]
+    assert stats["photos"] > 0 and stats["loss"] == pytest.approx(method_loss + 2.5 * stats["photos"], rel=1e-5)
+    assert "photos" not in train_step(model, images, augmenter, config, optimizer, scaler, "fp32")
+
+
+def test_training_with_photos_through_the_command_line(photo_dir, tmp_path):
+    from dense_descriptor_ros.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--method", "identical-view", "--data", str(photo_dir), "--photos", str(photo_dir),
+                 "--photo-weight", "0.5", "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
+                 "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--workers", "0",
+                 "--out", str(out)]) == 0
+    saved = load_checkpoint(out / "best.pt")[1]["training_config"]
+    assert (saved["photos"], saved["photo_weight"]) == (str(photo_dir), 0.5)

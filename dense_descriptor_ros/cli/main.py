@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dense_descriptor_ros.cli.evaluate",
     "dense_descriptor_ros.cli.calibrate",
     "dense_descriptor_ros.cli.pairs",
+    "dense_descriptor_ros.cli.photos",
     "dense_descriptor_ros.cli.db",
     "dense_descriptor_ros.cli.bag",
     "dense_descriptor_ros.cli.sim",

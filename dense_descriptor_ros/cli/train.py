@@ -50,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--moved-keypoints", action="store_true", default=None,
                    help="CCL: draw A's keypoints only where it differs from its partner frame "
                         "(one fixed camera: what the operator moved, not the static bin); needs --partner-gap")
+    p.add_argument("--photos", metavar="DIR",
+                   help="real photographs (e.g. from `ddr photos`) for an extra identical-view term, so "
+                        "training on simulated or cell images keeps matching real ones")
+    p.add_argument("--photo-weight", type=float, help="weight of the --photos term (default 1)")
     p.add_argument("--val-pairs", help="pairs.json with targets for per-epoch validation")
     p.add_argument("--val-images", help="image folder of --val-pairs (default: its folder)")
     p.add_argument("--seed", type=int)
@@ -69,7 +73,8 @@ OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "des
                 "width", "imagenet", "imagenet_weights", "image_size", "image_fit", "batch_size",
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
                 "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap",
-                "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences")
+                "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences",
+                "photos", "photo_weight")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ class TrainConfig:
     moved_keypoints: bool = False  # CCL: keypoints only where A and its partner B differ
     randomise_background: bool = False  # geometric: repaint bin and floor per frame (needs masks)
     correspondences: str = "loader"  # geometric: made per pair by the loader, or per batch on the device
+    photos: str | None = None  # folder of real photographs for an extra identical-view term
+    photo_weight: float = 1.0  # weight of that term
     # validation
     val_pairs: str | None = None  # pairs.json with targets; None: synthetic pairs from held-out images
     val_images: str | None = None
@@ -83,6 +85,8 @@ class TrainConfig:
         if self.moved_keypoints and self.partner_gap is None:
             raise ValueError("moved_keypoints compares A with its partner frame of the same camera: "
                              "set partner_gap too")
+        if self.photo_weight < 0:
+            raise ValueError(f"photo_weight must be >= 0, got {self.photo_weight}")
         if self.method.startswith("ccl") and self.batch_size < 2:
             raise ValueError("CCL pairs each image with another of its batch: batch_size must be >= 2")
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from dense_descriptor_ros.model.descriptor_model import DescriptorModel
 from dense_descriptor_ros.training.config import TrainConfig
 from dense_descriptor_ros.training.device_pairs import RGBDFrameDataset, pairs_on_device
 from dense_descriptor_ros.training.distributed import DistributedContext, init_distributed
-from dense_descriptor_ros.training.methods import LOSSES
+from dense_descriptor_ros.training.methods import LOSSES, identical_view_loss
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,31 @@ def build_loader(config: TrainConfig, rank: int, train_paths: list[Path] | None)
         dataset = UnorderedImageDataset(config.data, config.image_size, paths=train_paths,
                                         fit=config.image_fit, seed=config.seed + rank,
                                         partner_gap=config.partner_gap if config.method.startswith("ccl") else None)
-    generator = torch.Generator().manual_seed(config.seed + 7919 * rank)
+    return _random_batches(dataset, config, config.seed + 7919 * rank, config.workers)
+
+
+def photo_batches(config: TrainConfig, rank: int) -> Iterator[Tensor] | None:
+    """Endless batches of the real photographs of ``config.photos`` (None without them), cut
+    to the training size the way the training images are."""
+    if not config.photos:
+        return None
+    dataset = UnorderedImageDataset(config.photos, config.image_size, fit=config.image_fit,
+                                    seed=config.seed + 3 + rank)
+    return _endless(_random_batches(dataset, config, config.seed + 6007 * (rank + 1), min(1, config.workers)))
+
+
+def _endless(loader: DataLoader) -> Iterator[Tensor]:
+    while True:
+        yield from loader
+
+
+def _random_batches(dataset, config: TrainConfig, seed: int, workers: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
     sampler = RandomSampler(dataset, replacement=True,
                             num_samples=config.steps_per_epoch * config.batch_size, generator=generator)
     return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
-                      num_workers=config.workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=config.workers > 0, worker_init_fn=seed_worker)
+                      num_workers=workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=workers > 0, worker_init_fn=seed_worker)
 
 
 def to_device(batch: Tensor | list[Tensor] | dict[str, Tensor], device: torch.device):
@@ -150,12 +170,19 @@ def validate(model: nn.Module, pairs: list[Pair], images: Path) -> dict:
 
 def train_step(model: nn.Module, batch: Tensor | list[Tensor], augmenter: Augmenter,
                config: TrainConfig, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               precision: str) -> dict:
+               precision: str, photos: Tensor | None = None) -> dict:
     """One optimisation step of ``config.method``: loss under autocast, scaled backward,
-    gradient clipping, optimiser step. Returns the loss statistics."""
+    gradient clipping, optimiser step. Returns the loss statistics.
+
+    ``photos``: a batch of real photographs whose identical-view loss joins the method's, weighted
+    by ``config.photo_weight``, so that learning the cell's images does not cost matching real ones."""
     device = (batch[0] if isinstance(batch, (list, tuple)) else batch).device
     with autocast_context(device, precision):
         loss, stats = LOSSES[config.method](model, batch, augmenter, config)
+        if photos is not None:
+            photo_loss, _ = identical_view_loss(model, photos, augmenter, config)
+            loss = loss + config.photo_weight * photo_loss
+            stats.update(photos=photo_loss.item(), loss=loss.item())
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)
@@ -222,6 +249,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
 
     train_paths, held_out = split_images(config)
     loader = build_loader(config, ctx.rank, train_paths)
+    photos = photo_batches(config, ctx.rank)
     val_pairs, val_images = validation_set(config, held_out, out_dir) if ctx.is_main else ([], out_dir)
     aug_config = (AugmentationConfig.geometric() if config.augmentation == "geometric"
                   else AugmentationConfig.synthetic())
@@ -264,7 +292,8 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
             if isinstance(batch, dict):  # stored frames: the pairs are made here, for the whole batch
                 batch = pairs_on_device(batch, config.num_correspondences, config.randomise_background,
                                         pair_generator)
-            stats = train_step(train_model, batch, augmenter, config, optimizer, scaler, precision)
+            photo_batch = to_device(next(photos), device) if photos is not None else None
+            stats = train_step(train_model, batch, augmenter, config, optimizer, scaler, precision, photo_batch)
             losses.append(stats["loss"])
             step += 1
             bar.set_postfix(loss=f"{stats['loss']:.3f}")

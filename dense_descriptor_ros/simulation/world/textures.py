@@ -1,10 +1,9 @@
 """Textures for the simulated cell: product labels composed from public-domain photographs.
 
-Photos come from scikit-image's and Matplotlib's bundled data (read at run time, nothing is
-downloaded; Debian ``opencv-doc``'s images are kept for evaluation and never used here); they
+Photos come from :mod:`dense_descriptor_ros.data.photos` (bundled with Python and Debian packages,
+nothing is downloaded; Debian ``opencv-doc``'s images are kept for evaluation and never used here); they
 are cropped, recoloured and laid out with stripes, text and barcodes into packaging faces, so
-that every object instance looks like a distinct printed product. ``PHOTO_LICENSES`` records
-the source and licence of every photograph used.
+that every object instance looks like a distinct printed product.
 """
 from __future__ import annotations
 
@@ -15,60 +14,16 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-# name -> (skimage.data loader, source and licence as documented by scikit-image).
-PHOTO_LICENSES: dict[str, str] = {
-    "astronaut": "NASA Great Images database; public domain (US government work)",
-    "camera": "Lav Varshney; CC0",
-    "chelsea": "Stefan van der Walt; CC0",
-    "coffee": "Rachel Michetti; CC0",
-    "coins": "Brooklyn Museum Collection; no known copyright restrictions",
-    "rocket": "SpaceX Photos; released into the public domain",
-    "hubble_deep_field": "NASA / HubbleSite; public domain",
-    "immunohistochemistry": "Center for Microscopy And Molecular Imaging; no known copyright restrictions",
-    "retina": "Mikael Häggström via Wikimedia Commons; CC0",
-    "text": "Wikipedia File:Corner.png; public domain",
-    "horse": "openclipart, Andreas Preuss (marauder); CC0",
-    "cell": "Paul Müller et al. (Guck lab), quantitative phase image; CC0",
-    "microaneurysms": "Andreas Maier; CC0",
-    "clock": "Stefan van der Walt; public domain (released by the photographer)",
-    "grace_hopper": "US Navy photograph (Matplotlib sample data); public domain (US government work)",
-    "brick": "CC0Textures Bricks25; CC0",
-    "grass": "DeviantArt linolafett Grass-01; CC0",
-    "gravel": "CC0Textures Gravel04; CC0",
-}
+from dense_descriptor_ros.data.photos import DEBIAN_PHOTOS, TEXTURE_PHOTOS, licence_record, load_photo
+
+__all__ = ["licence_record", "load_photo"]  # the datasets record the licences of what they drew
+
 LABEL_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field",
                 "immunohistochemistry", "retina", "text", "horse")
 # Only the ``train-wide`` products draw from these as well (the original labels stay as they were).
-EXTRA_LABEL_PHOTOS = ("cell", "microaneurysms", "clock", "grace_hopper")
-FLOOR_PHOTOS = ("brick", "grass", "gravel")
+EXTRA_LABEL_PHOTOS = ("cell", "microaneurysms", "clock", "grace_hopper") + tuple(DEBIAN_PHOTOS)
 # Order of the six faces in a MuJoCo cube texture laid out on a 3 x 4 grid.
 CUBE_GRID_LAYOUT = ".U..LFRB.D.."
-
-
-def licence_record() -> dict[str, str]:
-    """Source and licence of every photograph the textures may contain."""
-    return dict(PHOTO_LICENSES)
-
-
-@lru_cache(maxsize=None)
-def load_photo(name: str) -> np.ndarray:
-    """A bundled photograph (scikit-image data, Matplotlib sample data) as ``(H, W, 3)`` uint8 RGB
-    (grey images replicated)."""
-    if name not in PHOTO_LICENSES:
-        raise ValueError(f"unknown photo {name!r}; expected one of {sorted(PHOTO_LICENSES)}")
-    if name == "grace_hopper":
-        from matplotlib import cbook  # imported lazily: only texture building needs it
-
-        image = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
-    else:
-        from skimage import data
-
-        image = np.asarray(getattr(data, name)())
-    if image.dtype == bool:
-        image = np.where(image, 30, 235).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3].astype(np.uint8))
 
 
 def random_colour(rng: np.random.Generator, saturation=(0.35, 0.95), value=(0.35, 0.95)) -> tuple:
@@ -183,9 +138,9 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def floor_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     """Square floor texture ``(size, size, 3)``: a tinted photo (brick/grass/gravel) or boards."""
-    choice = rng.integers(len(FLOOR_PHOTOS) + 1)
-    if choice < len(FLOOR_PHOTOS):
-        photo = load_photo(FLOOR_PHOTOS[choice]).astype(float) / 255.0
+    choice = rng.integers(len(TEXTURE_PHOTOS) + 1)
+    if choice < len(TEXTURE_PHOTOS):
+        photo = load_photo(TEXTURE_PHOTOS[choice]).astype(float) / 255.0
         crop = photo[:size, :size] if photo.shape[0] >= size else photo
         tint = np.array(random_colour(rng, (0.1, 0.5), (0.6, 1.0))) / 255.0
         image = Image.fromarray((crop * tint * 255).astype(np.uint8)).resize((size, size))

@@ -11,6 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from dense_descriptor_ros.cli import sim as sim_cli
+from dense_descriptor_ros.data import photos
 from dense_descriptor_ros.data.rgbd import load_sequence, reproject_correspondences
 from dense_descriptor_ros.geometry.camera import backproject, project, transform_points
 from dense_descriptor_ros.simulation.experiments import datasets
@@ -53,7 +54,7 @@ def test_train_wide_adds_products_labelled_from_more_photos_and_keeps_the_others
     for instance in extra:
         scene.instance_texture.__wrapped__(instance, 32)
     assert set(used) >= set(textures.EXTRA_LABEL_PHOTOS)
-    assert set(textures.EXTRA_LABEL_PHOTOS) <= set(textures.licence_record())
+    assert set(textures.EXTRA_LABEL_PHOTOS) <= set(photos.licence_record())
 
 
 @pytest.mark.parametrize("angle, azimuth", [(0.0, 0.0), (35.0, 0.0), (20.0, 130.0)])

@@ -233,7 +233,6 @@ def test_moved_keypoints_need_a_partner_frame_and_train(photo_dir, tmp_path):
     assert load_checkpoint(result.best_checkpoint)[1]["training_config"]["moved_keypoints"] is True
 
 
-
 @pytest.mark.parametrize("method", ["identical-view", "ccl+identical-view"])
 def test_the_photo_term_joins_the_method_loss(photo_dir, tmp_path, method):
     """``--photos``: batches of the photo folder at the training size, whose identical-view loss

@@ -92,8 +92,7 @@ def load_photo(name: str) -> np.ndarray:
             raise FileNotFoundError(f"photo {name!r} needs the Debian package {package} ({path} is "
                                     "missing): run scripts/install_system_packages.sh")
         with Image.open(path) as img:  # wallpapers run to 2560 px: more than any use here needs
-            img.thumbnail((DEBIAN_MAX_SIDE, DEBIAN_MAX_SIDE), Image.LANCZOS)
-            image = np.asarray(img.convert("RGB"))
+            image = np.asarray(_shrunk(img, DEBIAN_MAX_SIDE).convert("RGB"))
     elif name == "grace_hopper":
         from matplotlib import cbook  # imported lazily: only photo users need it
 
@@ -111,6 +110,12 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3].astype(np.uint8))
 
 
+def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` (changed in place) no longer than ``max_side`` on either side, aspect kept."""
+    image.thumbnail((max_side, max_side), Image.LANCZOS)
+    return image
+
+
 def write_photos(out_dir: str | Path, max_side: int = 640) -> list[Path]:
     """Every training photograph as a PNG no longer than ``max_side`` (about the camera's
     resolution, so training crops see scenes at the scale frames show them), with
@@ -121,12 +126,8 @@ def write_photos(out_dir: str | Path, max_side: int = 640) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     licences, written = licence_record(), []
     for name in TRAINING_PHOTOS:
-        image = Image.fromarray(load_photo(name))
-        scale = max_side / max(image.size)
-        if scale < 1:
-            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         path = out / f"{name}.png"
-        image.save(path)
+        _shrunk(Image.fromarray(load_photo(name)), max_side).save(path)
         written.append(path)
     (out / LICENCE_FILE).write_text(json.dumps({p.name: licences[p.stem] for p in written}, indent=1,
                                                ensure_ascii=False) + "\n")

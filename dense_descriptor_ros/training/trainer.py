@@ -6,8 +6,8 @@ import csv
 import json
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

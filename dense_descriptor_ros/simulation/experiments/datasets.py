@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from dense_descriptor_ros.data.photos import licence_record
 from dense_descriptor_ros.data.rgbd import save_sequence
 
 from ..world import camera, scene as scene_mod
@@ -27,7 +28,6 @@ from ..world.cell import BinCell
 from ..world.objects import sample_instances
 from ..world.render import RenderedFrame
 from ..world.scene import SceneSpec
-from ..world.textures import licence_record
 from .correspondence import correspondences, sample_object_keypoints, well_seen
 
 KINDS = ("unordered", "rgbd-sequences", "rearranged-sequences", "cross-scene-pairs", "invariance")

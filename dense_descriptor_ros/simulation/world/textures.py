@@ -14,9 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from dense_descriptor_ros.data.photos import DEBIAN_PHOTOS, TEXTURE_PHOTOS, licence_record, load_photo
-
-__all__ = ["licence_record", "load_photo"]  # the datasets record the licences of what they drew
+from dense_descriptor_ros.data.photos import DEBIAN_PHOTOS, TEXTURE_PHOTOS, load_photo
 
 LABEL_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field",
                 "immunohistochemistry", "retina", "text", "horse")

@@ -257,13 +257,45 @@ def test_the_photo_term_joins_the_method_loss(photo_dir, tmp_path, method):
     assert "photos" not in train_step(model, images, augmenter, config, optimizer, scaler, "fp32")
 
 
-def test_training_with_photos_through_the_command_line(photo_dir, tmp_path):
+def test_photos_and_context_swap_through_the_command_line(photo_dir, tmp_path):
     from dense_descriptor_ros.cli.main import main
 
     out = tmp_path / "run"
     assert main(["train", "--method", "identical-view", "--data", str(photo_dir), "--photos", str(photo_dir),
-                 "--photo-weight", "0.5", "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
+                 "--photo-weight", "0.5", "--context-swap", "0.5", "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
                  "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--workers", "0",
                  "--out", str(out)]) == 0
     saved = load_checkpoint(out / "best.pt")[1]["training_config"]
-    assert (saved["photos"], saved["photo_weight"]) == (str(photo_dir), 0.5)
+    assert (saved["photos"], saved["photo_weight"], saved["context_swap"]) == (str(photo_dir), 0.5, 0.5)
+
+
+def test_context_swap_keeps_one_disc_and_takes_the_surroundings_from_another_image():
+    """``context_swap``: keypoints lie in one disc of each source, where both views still show
+    the source exactly; around the disc a swapped view shows the other image of the batch."""
+    from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
+    from dense_descriptor_ros.training.views import augmented_views
+
+    red, blue = torch.tensor([0.9, 0.1, 0.1]), torch.tensor([0.1, 0.1, 0.9])
+    images = torch.stack([red, blue])[:, :, None, None].expand(2, 3, 48, 64).contiguous()
+    geometric_only = AugmentationConfig(p_color=0.0, rotation=(0.0, 359.0), scale=(0.8, 1.0),
+                                        perspective=0.2, crop_scale=(0.8, 1.0))
+    augmenter = Augmenter(geometric_only, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(0)
+    views = augmented_views(images, augmenter, 200, context_swap=1.0)
+    for index, (own, other) in enumerate(((red, blue), (blue, red))):
+        for view, xy in ((views.view_a, views.xy_a), (views.view_b, views.xy_b)):
+            kept = xy[index][views.valid[index]]
+            assert len(kept) > 20
+            colours = view[index].permute(1, 2, 0)[kept[:, 1].round().long().clamp(0, 47),
+                                                    kept[:, 0].round().long().clamp(0, 63)]
+            inner = (colours - own).abs().amax(dim=1) < 0.05
+            assert inner.float().mean() > 0.9, "keypoints must show their own image in both views"
+            pixels = view[index].permute(1, 2, 0).reshape(-1, 3)
+            assert ((pixels - other).abs().amax(dim=1) < 0.05).float().mean() > 0.2, \
+                "a swapped view's surroundings come from the other image"
+    plain = augmented_views(images, augmenter, 200)
+    for view in (plain.view_a, plain.view_b):
+        assert ((view[0].permute(1, 2, 0).reshape(-1, 3) - blue).abs().amax(dim=1) < 0.05).sum() == 0
+    with pytest.raises(ValueError, match="context_swap"):
+        TrainConfig.for_method("identical-view", context_swap=1.5)
+

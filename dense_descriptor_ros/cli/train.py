@@ -50,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--moved-keypoints", action="store_true", default=None,
                    help="CCL: draw A's keypoints only where it differs from its partner frame "
                         "(one fixed camera: what the operator moved, not the static bin); needs --partner-gap")
+    p.add_argument("--context-swap", type=float, metavar="P",
+                   help="identical-view views keep one disc of the image and, with chance P each, "
+                        "take its surroundings from another image, so descriptors cannot lean on "
+                        "neighbours a re-arranged heap no longer has (default 0)")
     p.add_argument("--photos", metavar="DIR",
                    help="real photographs (e.g. from `ddr photos`) for an extra identical-view term, so "
                         "training on simulated or cell images keeps matching real ones")
@@ -74,7 +78,7 @@ OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "des
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
                 "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap",
                 "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences",
-                "photos", "photo_weight")
+                "photos", "photo_weight", "context_swap")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
     # losses
     augmentation: str = "synthetic"  # synthetic (p = 1) | geometric (p = 0.5)
+    context_swap: float = 0.0  # identical-view views: chance of surroundings from another image
     tau: float = 0.03
     num_keypoints: int = 500
     quantile: float = 0.35  # CCL: the most certain fraction of keypoints that counts
@@ -85,6 +86,8 @@ class TrainConfig:
         if self.moved_keypoints and self.partner_gap is None:
             raise ValueError("moved_keypoints compares A with its partner frame of the same camera: "
                              "set partner_gap too")
+        if not 0 <= self.context_swap <= 1:
+            raise ValueError(f"context_swap is a probability in [0, 1], got {self.context_swap}")
         if self.photo_weight < 0:
             raise ValueError(f"photo_weight must be >= 0, got {self.photo_weight}")
         if self.method.startswith("ccl") and self.batch_size < 2:

@@ -18,7 +18,7 @@ from dense_descriptor_ros.training.views import augmented_views, grid_size
 def identical_view_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
                         config: TrainConfig) -> tuple[Tensor, dict]:
     """Distributional loss between two independently augmented copies of each image."""
-    views = augmented_views(images, augmenter, config.num_keypoints)
+    views = augmented_views(images, augmenter, config.num_keypoints, context_swap=config.context_swap)
     desc = model(torch.cat([views.view_a, views.view_b]))
     desc_a, desc_b = desc.chunk(2)
     grid_a, grid_b = views.grid_keypoints()
@@ -52,7 +52,8 @@ def ccl_loss(model: nn.Module, images: Tensor, augmenter: Augmenter,
     """
     images, partners = (images[:, 0], images[:, 1]) if images.ndim == 5 else (images, images.roll(1, dims=0))
     moved = moved_pixels(images, partners) if config.moved_keypoints else None
-    views = augmented_views(images, augmenter, config.num_keypoints, source_mask=moved)
+    views = augmented_views(images, augmenter, config.num_keypoints, source_mask=moved,
+                            context_swap=config.context_swap)
     other = augmenter(partners).images
     desc = model(torch.cat([views.view_a, views.view_b, other]))
     desc_a, desc_a_hat, desc_b = desc.chunk(3)

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dense_descriptor_ros.augmentation import Augmenter, map_keypoints
+from dense_descriptor_ros.augmentation import AugmentedBatch, Augmenter, map_keypoints
+from dense_descriptor_ros.augmentation.context import (disc_weight, points_in_discs, sample_discs,
+                                                        swap_context)
+from dense_descriptor_ros.augmentation.sampling import rand
 from dense_descriptor_ros.matching import pixel_to_grid
 
 STRIDE = 8
@@ -35,15 +38,21 @@ def grid_size(image_size: tuple[int, int]) -> tuple[int, int]:
 
 
 def augmented_views(images: Tensor, augmenter: Augmenter, num_keypoints: int,
-                    generator: torch.Generator | None = None, source_mask: Tensor | None = None) -> ViewPair:
+                    generator: torch.Generator | None = None, source_mask: Tensor | None = None,
+                    context_swap: float = 0.0) -> ViewPair:
     """Augment ``images (B, 3, H, W)`` twice and sample keypoints visible in both views.
 
     Keypoints are drawn uniformly in view A; a keypoint is valid when it comes from inside
     the source image, from a true pixel of ``source_mask (B, H, W)`` if given, and its mapped
-    position lies inside view A^.
+    position lies inside view A^. With ``context_swap`` > 0 they are drawn in one disc of each
+    source image instead, and each view, with that probability, keeps only the disc and takes
+    its surroundings from another image of the batch (augmentation/context.py).
     """
     a = augmenter(images)
     b = augmenter(images)
+    if context_swap > 0:
+        return _context_swapped_views(images, a, b, augmenter, num_keypoints, generator, source_mask,
+                                      context_swap)
     out_size = tuple(a.images.shape[-2:])
     batch = images.shape[0]
     scale = torch.tensor([out_size[1], out_size[0]], dtype=images.dtype, device=images.device)
@@ -54,6 +63,31 @@ def augmented_views(images: Tensor, augmenter: Augmenter, num_keypoints: int,
         from_source = from_source & _lookup(source_mask, xy_source)
     xy_b, inside_b = map_keypoints(b.homography @ a_to_src, xy_a, out_size)
     return ViewPair(a.images, b.images, xy_a, torch.nan_to_num(xy_b), from_source & inside_b)
+
+
+def _context_swapped_views(images: Tensor, a: AugmentedBatch, b: AugmentedBatch, augmenter: Augmenter,
+                           num_keypoints: int, generator: torch.Generator | None,
+                           source_mask: Tensor | None, probability: float) -> ViewPair:
+    """:func:`augmented_views` with keypoints in a disc of each source and swapped surroundings."""
+    out_size = tuple(a.images.shape[-2:])
+    source_size = tuple(images.shape[-2:])
+    batch = images.shape[0]
+    centre, radius = sample_discs(batch, source_size, augmenter.generator)
+    xy_source = points_in_discs(centre, radius, num_keypoints, generator).to(images.device, torch.float32)
+    far_edge = torch.tensor(source_size[::-1], device=images.device) - 0.5
+    from_source = ((xy_source >= -0.5) & (xy_source <= far_edge)).all(dim=-1)  # a disc may leave the image
+    if source_mask is not None:
+        from_source = from_source & _lookup(source_mask, xy_source)
+    xy_a, inside_a = map_keypoints(a.homography, xy_source, out_size)
+    xy_b, inside_b = map_keypoints(b.homography, xy_source, out_size)
+    others = images.roll(1, dims=0)
+    views = []
+    for view in (a, b):
+        swap = rand((batch,), augmenter.generator) < probability
+        weight = disc_weight(view.homography, centre, radius, out_size)
+        views.append(swap_context(view.images, augmenter(others).images, weight, swap))
+    return ViewPair(views[0], views[1], torch.nan_to_num(xy_a), torch.nan_to_num(xy_b),
+                    from_source & inside_a & inside_b)
 
 
 def _lookup(mask: Tensor, xy: Tensor) -> Tensor:

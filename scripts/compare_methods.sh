@@ -9,8 +9,9 @@
 #   OUT SIZE CROP BACKBONE COLOUR WIDTH STEPS IV_EPOCHS CCL_EPOCHS GEO_EPOCHS GEO_STEPS
 #   IV_LR CCL_LR GEO_LR PARTNER_GAP TRAIN_IMAGES TEST_PAIRS
 # and for the unordered training data: TILT OBJECT_SET HIRES_IMAGES, VAL_PAIRS (best.pt chosen on
-# that many validation pairs of training objects, never on the test pairs); PHOTOS: a folder of
-# real photographs (`ddr photos`) whose identical-view term joins every unordered-image row.
+# that many validation pairs of training objects, seed VAL_SEED, never on the test pairs); PHOTOS: a
+# folder of real photographs (`ddr photos`) whose identical-view term joins every unordered-image
+# row; AUGMENTATION and CONTEXT_SWAP: `ddr train --augmentation / --context-swap` for those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -35,6 +36,9 @@ TILT=${TILT:-0}              # each recording's camera tilted up to this many de
 OBJECT_SET=${OBJECT_SET:-train}  # train-wide: 8 more training products per type, labelled from more photos
 HIRES_IMAGES=${HIRES_IMAGES:-0}  # this many more unordered frames at 480x640, the launch files' size
 VAL_PAIRS=${VAL_PAIRS:-0}
+VAL_SEED=${VAL_SEED:-7}
+AUGMENTATION=${AUGMENTATION:-}   # empty: each method's default (synthetic: every augmentation on)
+CONTEXT_SWAP=${CONTEXT_SWAP:-0}
 PHOTOS=${PHOTOS:-}
 
 data=$OUT/data
@@ -46,7 +50,7 @@ unordered_data=(--kind unordered --hands --tilt "$TILT" --object-set "$OBJECT_SE
     --seed 1
 [ "$VAL_PAIRS" = 0 ] || [ -f "$data/val/pairs.json" ] || \
   $DDR sim dataset --kind cross-scene-pairs --out "$data/val" --count "$VAL_PAIRS" --size "$SIZE" \
-    --object-set train --seed 7
+    --object-set train --seed "$VAL_SEED"
 [ -f "$data/rgbd/metadata.json" ] || \
   $DDR sim dataset --kind rgbd-sequences --out "$data/rgbd" --count 8 --size "$SIZE" --seed 1
 [ -f "$data/test/pairs.json" ] || \
@@ -66,6 +70,8 @@ common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEP
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
 [ "$VAL_PAIRS" = 0 ] || unordered+=(--val-pairs "$data/val/pairs.json")
 [ -z "$PHOTOS" ] || unordered+=(--photos "$PHOTOS")
+[ -z "$AUGMENTATION" ] || unordered+=(--augmentation "$AUGMENTATION")
+[ "$CONTEXT_SWAP" = 0 ] || unordered+=(--context-swap "$CONTEXT_SWAP")
 # later options win: per-row settings after the common ones
 train() { local name=$1; shift; [ -f "$OUT/$name/best.pt" ] || $DDR train "${common[@]}" "$@" --out "$OUT/$name"; }
 

@@ -16,6 +16,8 @@
 #   8. ddr sim pick          suction picks on new heaps: target success in OUT/picks/results.json
 # PRESET=full (default; about 40 min on 2 cores) or tiny (seconds, for the test). Every
 # variable below can also be set in the environment; a finished step is not run again.
+# AUGMENTATION=geometric CONTEXT_SWAP=0.5 PARTNER_GAP=10: the recipe of docs/real_cell.md
+# (`ddr train --augmentation / --context-swap / --partner-gap`); unset, each method's defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -53,6 +55,9 @@ case $PRESET in
   *) echo "PRESET must be full or tiny, got $PRESET" >&2; exit 2 ;;
 esac
 REPEATS=${REPEATS:-2}               # repeated frames of each still heap
+AUGMENTATION=${AUGMENTATION:-}
+CONTEXT_SWAP=${CONTEXT_SWAP:-0}
+PARTNER_GAP=${PARTNER_GAP:-}
 BATCH=${BATCH:-4}
 WORKERS=${WORKERS:-1}
 
@@ -88,10 +93,13 @@ model=(--backbone "$BACKBONE")
 [ "$BACKBONE" = xfeat ] || model+=(--width "$WIDTH")
 common=("${model[@]}" --data "$OUT/images" --size "$CELL_SIZE" --fit resize --batch-size "$BATCH"
         --workers "$WORKERS" --steps-per-epoch "$STEPS" --val-pairs "$OUT/check_pairs/pairs.json" --seed "$SEED")
+[ -z "$AUGMENTATION" ] || common+=(--augmentation "$AUGMENTATION")
+[ "$CONTEXT_SWAP" = 0 ] || common+=(--context-swap "$CONTEXT_SWAP")
+cycle=(); [ -z "$PARTNER_GAP" ] || cycle=(--partner-gap "$PARTNER_GAP")
 [ -f "$OUT/identical_view/best.pt" ] || timed train_identical_view $DDR train --method identical-view \
   "${common[@]}" --epochs "$IV_EPOCHS" --out "$OUT/identical_view" --overwrite
 [ -f "$OUT/ccl_identical_view/best.pt" ] || timed train_ccl_identical_view $DDR train \
-  --method ccl+identical-view "${common[@]}" --epochs "$CCL_EPOCHS" --init "$OUT/identical_view/best.pt" \
+  --method ccl+identical-view "${common[@]}" "${cycle[@]}" --epochs "$CCL_EPOCHS" --init "$OUT/identical_view/best.pt" \
   --out "$OUT/ccl_identical_view" --overwrite
 MODEL=$OUT/ccl_identical_view/best.pt
 

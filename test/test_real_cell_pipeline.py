@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
+from dense_descriptor_ros.model.checkpoint import load_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 CAMERA_TOPICS = {"/camera/camera/color/image_raw", "/camera/camera/color/camera_info",
                  "/camera/camera/aligned_depth_to_color/image_raw",
@@ -26,7 +28,8 @@ def counted(table: str, row: str) -> int:
 @pytest.mark.slow
 def test_tiny_pipeline_from_bag_to_picks(tmp_path: Path) -> None:
     out = tmp_path / "cell"
-    env = {**os.environ, "PRESET": "tiny", "OUT": str(out), "DDR": str(Path(sys.executable).parent / "ddr")}
+    env = {**os.environ, "PRESET": "tiny", "OUT": str(out), "DDR": str(Path(sys.executable).parent / "ddr"),
+           "AUGMENTATION": "geometric", "CONTEXT_SWAP": "0.5", "PARTNER_GAP": "2"}  # docs/real_cell.md's recipe
     done = subprocess.run(["bash", str(ROOT / "scripts/real_cell_pipeline.sh")], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -42,6 +45,8 @@ def test_tiny_pipeline_from_bag_to_picks(tmp_path: Path) -> None:
     assert kept == [i for i, m in enumerate(moments) if m in ("rest", "hands")]
 
     assert (out / "identical_view/best.pt").is_file() and (out / "ccl_identical_view/best.pt").is_file()
+    recipe = load_checkpoint(out / "ccl_identical_view/best.pt")[1]["training_config"]
+    assert (recipe["augmentation"], recipe["context_swap"], recipe["partner_gap"]) == ("geometric", 0.5, 2)
     eta = float(re.search(r"heatmap eta ([\d.]+)", (out / "calibrate.txt").read_text()).group(1))
     results = json.loads((out / "picks/results.json").read_text())
     assert results["trials"] == 1 and 0.0 <= results["target_success_rate"] <= 1.0

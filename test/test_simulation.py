@@ -176,6 +176,29 @@ def test_ground_truth_correspondences_on_cross_scene_pairs():
     assert np.average(shifted, weights=weights) < 0.9
 
 
+def test_a_target_is_visible_only_inside_the_pixel_range_the_rest_of_the_project_accepts():
+    """A target at x = -0.3 lies on pixel 0's footprint but outside 0 <= x <= W - 1, which
+    calibration and the keypoint database refuse: the pair generator must not call it visible."""
+    from dense_descriptor_ros.geometry.camera import Intrinsics
+    from dense_descriptor_ros.simulation.experiments.correspondence import correspondences
+    from dense_descriptor_ros.simulation.world.render import RenderedFrame
+
+    height, width = 16, 20
+    intrinsics = Intrinsics(100.0, 100.0, 9.5, 7.5, width, height)
+
+    def plane_seen_from(x: float) -> RenderedFrame:  # a flat object (id 1) one metre below the camera
+        pose = np.eye(4)
+        pose[0, 3] = x
+        return RenderedFrame(np.zeros((height, width, 3), np.uint8), np.ones((height, width), np.float32),
+                             np.ones((height, width), np.uint16), intrinsics, pose)
+
+    # B's camera 2.3 cm to the right: every point appears 2.3 px further left
+    targets, visible = correspondences(plane_seen_from(0.0), plane_seen_from(0.023),
+                                       np.array([[2.0, 8.0], [5.0, 8.0]]), follow_objects=False)
+    np.testing.assert_allclose(targets, [[-0.3, 8.0], [2.7, 8.0]], atol=1e-6)
+    assert visible.tolist() == [False, True]
+
+
 def test_rgbd_sequence_format_round_trips(tmp_path):
     rng = np.random.default_rng(7)
     with datasets._open_cell(rng, SIZE, "train", objects=(3, 4)) as cell:

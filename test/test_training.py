@@ -257,16 +257,18 @@ def test_the_photo_term_joins_the_method_loss(photo_dir, tmp_path, method):
     assert "photos" not in train_step(model, images, augmenter, config, optimizer, scaler, "fp32")
 
 
-def test_photos_and_context_swap_through_the_command_line(photo_dir, tmp_path):
+def test_photos_augmentation_and_context_swap_through_the_command_line(photo_dir, tmp_path):
     from dense_descriptor_ros.cli.main import main
 
     out = tmp_path / "run"
     assert main(["train", "--method", "identical-view", "--data", str(photo_dir), "--photos", str(photo_dir),
-                 "--photo-weight", "0.5", "--context-swap", "0.5", "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
+                 "--photo-weight", "0.5", "--augmentation", "geometric", "--context-swap", "0.5",
+                 "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
                  "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--workers", "0",
                  "--out", str(out)]) == 0
     saved = load_checkpoint(out / "best.pt")[1]["training_config"]
-    assert (saved["photos"], saved["photo_weight"], saved["context_swap"]) == (str(photo_dir), 0.5, 0.5)
+    assert (saved["photos"], saved["photo_weight"], saved["augmentation"], saved["context_swap"]) == (
+        str(photo_dir), 0.5, "geometric", 0.5)
 
 
 def test_context_swap_keeps_one_disc_and_takes_the_surroundings_from_another_image():

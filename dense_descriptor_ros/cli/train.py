@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--moved-keypoints", action="store_true", default=None,
                    help="CCL: draw A's keypoints only where it differs from its partner frame "
                         "(one fixed camera: what the operator moved, not the static bin); needs --partner-gap")
+    p.add_argument("--augmentation", choices=("synthetic", "geometric"),
+                   help="identical-view and CCL views: synthetic turns every augmentation on (the "
+                        "paper's), geometric each on half the time, which keeps pixel precision")
     p.add_argument("--context-swap", type=float, metavar="P",
                    help="identical-view views keep one disc of the image and, with chance P each, "
                         "take its surroundings from another image, so descriptors cannot lean on "
@@ -78,7 +81,7 @@ OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "des
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
                 "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap",
                 "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences",
-                "photos", "photo_weight", "context_swap")
+                "photos", "photo_weight", "augmentation", "context_swap")
 
 
 def run(args: argparse.Namespace) -> int:

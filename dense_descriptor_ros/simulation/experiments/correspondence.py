@@ -74,7 +74,8 @@ def _visible(frame: RenderedFrame, targets: np.ndarray, z: np.ndarray, ids: np.n
     finite = np.all(np.isfinite(targets), axis=1) & np.isfinite(z)
     safe = np.where(finite[:, None], targets, -10.0)
     cols, rows = np.round(safe[:, 0]).astype(int), np.round(safe[:, 1]).astype(int)
-    inside = finite & (cols >= 0) & (rows >= 0) & (cols < w) & (rows < h)
+    # the project's pixel range (geometry.camera.require_pixels_inside), not the pixels' footprint
+    inside = finite & (safe >= 0).all(axis=1) & (safe[:, 0] <= w - 1) & (safe[:, 1] <= h - 1)
     c, r = np.clip(cols, 0, w - 1), np.clip(rows, 0, h - 1)
     x0 = np.clip(np.floor(safe[:, 0]).astype(int), 0, w - 2)
     y0 = np.clip(np.floor(safe[:, 1]).astype(int), 0, h - 2)

@@ -300,4 +300,6 @@ def test_context_swap_keeps_one_disc_and_takes_the_surroundings_from_another_ima
         assert ((view[0].permute(1, 2, 0).reshape(-1, 3) - blue).abs().amax(dim=1) < 0.05).sum() == 0
     with pytest.raises(ValueError, match="context_swap"):
         TrainConfig.for_method("identical-view", context_swap=1.5)
+    with pytest.raises(ValueError, match="augmentation must be one of"):  # a YAML typo is not ignored
+        TrainConfig.for_method("identical-view", augmentation="geometrc")
 

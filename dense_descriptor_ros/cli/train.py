@@ -5,7 +5,7 @@ import argparse
 
 from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.model.descriptor_net import BACKBONES
-from dense_descriptor_ros.training.config import CORRESPONDENCE_SITES, METHODS, TrainConfig
+from dense_descriptor_ros.training.config import AUGMENTATIONS, CORRESPONDENCE_SITES, METHODS, TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--moved-keypoints", action="store_true", default=None,
                    help="CCL: draw A's keypoints only where it differs from its partner frame "
                         "(one fixed camera: what the operator moved, not the static bin); needs --partner-gap")
-    p.add_argument("--augmentation", choices=("synthetic", "geometric"),
+    p.add_argument("--augmentation", choices=AUGMENTATIONS,
                    help="identical-view and CCL views: synthetic turns every augmentation on (the "
                         "paper's), geometric each on half the time, which keeps pixel precision")
     p.add_argument("--context-swap", type=float, metavar="P",

@@ -10,6 +10,8 @@ METHODS = ("identical-view", "ccl", "ccl+identical-view", "geometric")
 # Where geometric training's pairs are made: per pair in the loader processes, or per batch on
 # the training device (training/device_pairs.py), which keeps a GPU from waiting on its loaders.
 CORRESPONDENCE_SITES = ("loader", "device")
+# synthetic: every augmentation on (the paper's identical-view); geometric: each on half the time
+AUGMENTATIONS = ("synthetic", "geometric")
 
 # Paper settings that differ by method (DESIGN.md): CCL uses AdamW 3e-5 from an
 # identical-view init, geometric training Adam 3e-4 with p = 0.5 augmentations.
@@ -78,6 +80,8 @@ class TrainConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         self.image_size = tuple(self.image_size)  # type: ignore[assignment]
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
         if self.correspondences not in CORRESPONDENCE_SITES:
             raise ValueError(f"correspondences must be one of {CORRESPONDENCE_SITES}, got {self.correspondences!r}")
         if self.correspondences == "device" and self.image_fit == "crop":

@@ -14,7 +14,7 @@
 #   6. ddr calibrate         the heatmap eta, stored in the checkpoint
 #   7. ddr sim annotate-reference   the simulated operator clicks the tea box's faces once
 #   8. ddr sim pick          suction picks on new heaps: target success in OUT/picks/results.json
-# PRESET=full (default; about 40 min on 2 cores) or tiny (seconds, for the test). Every
+# PRESET=full (default; about 8 min on 2 idle cores) or tiny (seconds, for the test). Every
 # variable below can also be set in the environment; a finished step is not run again.
 # AUGMENTATION=geometric CONTEXT_SWAP=0.5 PARTNER_GAP=10: the recipe of docs/real_cell.md
 # (`ddr train --augmentation / --context-swap / --partner-gap`); unset, each method's defaults.

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from dense_descriptor_ros.augmentation.sampling import rand, uniform
-from dense_descriptor_ros.geometry.homography import transform_points
+from dense_descriptor_ros.geometry.homography import source_pixels
 
 RADIUS = (0.1, 0.3)  # disc radius, as a fraction of the source image's shorter side
 FEATHER = 3.0  # source pixels outside the disc over which a view blends into the other image
@@ -42,16 +42,10 @@ def disc_weight(homography: Tensor, centre: Tensor, radius: Tensor,
     """``(B, 1, h, w)`` in [0, 1]: how much each augmented pixel (source -> view ``homography
     (B, 3, 3)``) shows of its own image: 1 inside the source disc, falling to 0 over ``FEATHER``
     px around it (a soft rim, so the seam is no sharper than an object's edge)."""
-    height, width = out_size
-    device = homography.device
-    ys, xs = torch.meshgrid(torch.arange(height, device=device, dtype=torch.float32),
-                            torch.arange(width, device=device, dtype=torch.float32), indexing="ij")
-    pixels = torch.stack([xs, ys], dim=-1).reshape(1, -1, 2).expand(len(homography), -1, -1)
-    source = transform_points(torch.linalg.inv(homography), pixels)
-    centre, radius = centre.to(device=device, dtype=torch.float32), radius.to(device=device, dtype=torch.float32)
-    distance = torch.nan_to_num((source - centre[:, None]).norm(dim=-1), nan=float("inf"))
-    weight = ((radius[:, None] - distance) / FEATHER + 1).clamp(0, 1)
-    return weight.reshape(-1, 1, height, width)
+    source = source_pixels(homography, out_size)
+    centre, radius = (t.to(device=source.device, dtype=source.dtype) for t in (centre, radius))
+    distance = torch.nan_to_num((source - centre[:, None, None]).norm(dim=-1), nan=float("inf"))
+    return ((radius[:, None, None] - distance) / FEATHER + 1).clamp(0, 1).unsqueeze(1)
 
 
 def swap_context(view: Tensor, other: Tensor, weight: Tensor, swap: Tensor) -> Tensor:

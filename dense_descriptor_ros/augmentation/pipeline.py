@@ -17,7 +17,7 @@ from dense_descriptor_ros.augmentation.geometric import (crop_matrix, homography
                                                           sample_perspective_corners)
 from dense_descriptor_ros.augmentation.photometric import color_jitter
 from dense_descriptor_ros.augmentation.sampling import rand, uniform
-from dense_descriptor_ros.geometry.homography import transform_points, warp_image
+from dense_descriptor_ros.geometry.homography import inside_image, transform_points, warp_image
 
 PROBABILITIES = ("p_color", "p_rotation", "p_scale", "p_perspective", "p_crop")
 
@@ -185,9 +185,7 @@ def map_keypoints(homography: Tensor, xy: Tensor, out_size: tuple[int, int]) -> 
     if xy.ndim != 3 or xy.shape[-1] != 2 or xy.shape[0] != homography.shape[0]:
         raise ValueError(f"keypoints must be (B, N, 2) with B = {homography.shape[0]}, "
                          f"got {tuple(xy.shape)}")
-    height, width = _check_size("out_size", out_size)
+    out_size = _check_size("out_size", out_size)
     xy = xy if xy.is_floating_point() else xy.to(torch.float32)
     mapped = transform_points(homography, xy)
-    x, y = mapped.unbind(dim=-1)
-    inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)  # NaN -> False
-    return mapped, inside
+    return mapped, inside_image(mapped, out_size)

@@ -27,6 +27,24 @@ def transform_points(homography: Tensor, xy: Tensor) -> Tensor:
     return torch.where(w > 1e-12, mapped, torch.full_like(mapped, float("nan")))
 
 
+def inside_image(xy: Tensor, size: tuple[int, int]) -> Tensor:
+    """Whether points ``(..., 2)`` lie within an image of ``size = (h, w)``, whose pixel edges
+    are at -0.5 and size - 0.5; NaN is outside."""
+    height, width = size
+    x, y = xy.unbind(dim=-1)
+    return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
+
+
+def source_pixels(homography: Tensor, out_size: tuple[int, int], dtype: torch.dtype = torch.float32) -> Tensor:
+    """Where each pixel of an ``out_size = (h, w)`` image warped by ``(B, 3, 3)`` homographies
+    comes from in the source: ``(B, h, w, 2)`` source pixel coordinates (NaN: nowhere)."""
+    h, w = out_size
+    ys, xs = torch.meshgrid(torch.arange(h, device=homography.device, dtype=dtype),
+                            torch.arange(w, device=homography.device, dtype=dtype), indexing="ij")
+    dst = torch.stack([xs, ys], -1).reshape(1, h * w, 2).expand(len(homography), -1, -1)
+    return transform_points(torch.linalg.inv(homography.to(dtype)), dst).reshape(-1, h, w, 2)
+
+
 def warp_image(images: Tensor, homography: Tensor, out_size: tuple[int, int],
                mode: str = "bilinear") -> tuple[Tensor, Tensor]:
     """Warp ``(B, C, H, W)`` images by ``(B, 3, 3)`` homographies into ``out_size = (h, w)``.
@@ -34,14 +52,9 @@ def warp_image(images: Tensor, homography: Tensor, out_size: tuple[int, int],
     Returns ``(warped (B, C, h, w), valid (B, 1, h, w) bool)``; ``valid`` marks destination
     pixels whose source lies inside the input image. Pixels outside are zero.
     """
-    b, _, in_h, in_w = images.shape
-    h, w = out_size
-    ys, xs = torch.meshgrid(torch.arange(h, device=images.device, dtype=images.dtype),
-                            torch.arange(w, device=images.device, dtype=images.dtype), indexing="ij")
-    dst = torch.stack([xs, ys], -1).reshape(1, h * w, 2).expand(b, -1, -1)
-    src = transform_points(torch.linalg.inv(homography.to(images.dtype)), dst).reshape(b, h, w, 2)
-    valid = ((src[..., 0] >= -0.5) & (src[..., 0] <= in_w - 0.5)
-             & (src[..., 1] >= -0.5) & (src[..., 1] <= in_h - 0.5)).unsqueeze(1)
+    in_h, in_w = images.shape[-2:]
+    src = source_pixels(homography, out_size, images.dtype)
+    valid = inside_image(src, (in_h, in_w)).unsqueeze(1)
     grid = torch.stack([(src[..., 0] + 0.5) / in_w * 2 - 1, (src[..., 1] + 0.5) / in_h * 2 - 1], -1)
     warped = F.grid_sample(images, grid.nan_to_num(nan=-2.0), mode=mode, padding_mode="zeros",
                            align_corners=False)

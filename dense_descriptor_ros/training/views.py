@@ -10,6 +10,7 @@ from dense_descriptor_ros.augmentation import AugmentedBatch, Augmenter, map_key
 from dense_descriptor_ros.augmentation.context import (disc_weight, points_in_discs, sample_discs,
                                                         swap_context)
 from dense_descriptor_ros.augmentation.sampling import rand
+from dense_descriptor_ros.geometry.homography import inside_image
 from dense_descriptor_ros.matching import pixel_to_grid
 
 STRIDE = 8
@@ -74,8 +75,7 @@ def _context_swapped_views(images: Tensor, a: AugmentedBatch, b: AugmentedBatch,
     batch = images.shape[0]
     centre, radius = sample_discs(batch, source_size, augmenter.generator)
     xy_source = points_in_discs(centre, radius, num_keypoints, generator).to(images.device, torch.float32)
-    far_edge = torch.tensor(source_size[::-1], device=images.device) - 0.5
-    from_source = ((xy_source >= -0.5) & (xy_source <= far_edge)).all(dim=-1)  # a disc may leave the image
+    from_source = inside_image(xy_source, source_size)  # a disc may leave the image
     if source_mask is not None:
         from_source = from_source & _lookup(source_mask, xy_source)
     xy_a, inside_a = map_keypoints(a.homography, xy_source, out_size)

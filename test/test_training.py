@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -263,12 +264,31 @@ def test_photos_augmentation_and_context_swap_through_the_command_line(photo_dir
     out = tmp_path / "run"
     assert main(["train", "--method", "identical-view", "--data", str(photo_dir), "--photos", str(photo_dir),
                  "--photo-weight", "0.5", "--augmentation", "geometric", "--context-swap", "0.5",
-                 "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
+                 "--hue", "0.05", "--width", "8", "--descriptor-dim", "16", "--size", "64x80",
                  "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--workers", "0",
                  "--out", str(out)]) == 0
     saved = load_checkpoint(out / "best.pt")[1]["training_config"]
-    assert (saved["photos"], saved["photo_weight"], saved["augmentation"], saved["context_swap"]) == (
-        str(photo_dir), 0.5, "geometric", 0.5)
+    assert (saved["photos"], saved["photo_weight"], saved["augmentation"], saved["context_swap"],
+            saved["hue"]) == (str(photo_dir), 0.5, "geometric", 0.5, 0.05)
+
+
+def test_hue_option_sets_the_colour_jitter_of_the_views():
+    """``hue`` reaches the augmenter: at 0 a red stays red under every colour jitter, at the
+    paper's 0.2 some views turn it orange-yellow or magenta."""
+    from dense_descriptor_ros.augmentation import Augmenter
+    from dense_descriptor_ros.training.trainer import augmentation_config
+
+    red = torch.tensor([0.8, 0.1, 0.1])[None, :, None, None].expand(64, 3, 8, 8).contiguous()
+    largest_hue_change = {}
+    for hue in (0.0, 0.2):
+        config = augmentation_config(TrainConfig.for_method("identical-view", hue=hue))
+        assert (config.hue, config.p_color) == (hue, 1.0)
+        jittered = Augmenter(replace(config, p_rotation=0.0, p_scale=0.0, p_perspective=0.0, p_crop=0.0),
+                             generator=torch.Generator().manual_seed(0))(red).images
+        green_or_blue = jittered[:, 1:].amax(dim=1) / jittered[:, 0].clamp_min(1e-3)
+        largest_hue_change[hue] = green_or_blue.amax().item()
+    # measured over seeds 0-4: 0.25-0.26 (saturation and contrast alone) and 1.18-1.23
+    assert largest_hue_change[0.0] < 0.35 and largest_hue_change[0.2] > 0.8
 
 
 def test_context_swap_keeps_one_disc_and_takes_the_surroundings_from_another_image():
@@ -300,6 +320,8 @@ def test_context_swap_keeps_one_disc_and_takes_the_surroundings_from_another_ima
         assert ((view[0].permute(1, 2, 0).reshape(-1, 3) - blue).abs().amax(dim=1) < 0.05).sum() == 0
     with pytest.raises(ValueError, match="context_swap"):
         TrainConfig.for_method("identical-view", context_swap=1.5)
+    with pytest.raises(ValueError, match="hue"):
+        TrainConfig.for_method("identical-view", hue=0.6)
     with pytest.raises(ValueError, match="augmentation must be one of"):  # a YAML typo is not ignored
         TrainConfig.for_method("identical-view", augmentation="geometrc")
 

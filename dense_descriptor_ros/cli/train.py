@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="identical-view views keep one disc of the image and, with chance P each, "
                         "take its surroundings from another image, so descriptors cannot lean on "
                         "neighbours a re-arranged heap no longer has (default 0)")
+    p.add_argument("--hue", type=float,
+                   help="colour jitter's largest hue shift, a fraction of the colour circle in [0, 0.5] "
+                        "(default 0.2, the paper's); lower keeps a product's colour a cue to match by")
     p.add_argument("--photos", metavar="DIR",
                    help="real photographs (e.g. from `ddr photos`) for an extra identical-view term, so "
                         "training on simulated or cell images keeps matching real ones")
@@ -81,7 +84,7 @@ OPTION_NAMES = ("data", "out_dir", "init_checkpoint", "backbone", "colour", "des
                 "epochs", "steps_per_epoch", "lr", "workers", "device", "precision",
                 "num_keypoints", "quantile", "variance_scaling", "lambda_identical", "partner_gap",
                 "moved_keypoints", "val_pairs", "val_images", "seed", "randomise_background", "correspondences",
-                "photos", "photo_weight", "augmentation", "context_swap")
+                "photos", "photo_weight", "augmentation", "context_swap", "hue")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ class TrainConfig:
     # losses
     augmentation: str = "synthetic"  # synthetic (p = 1) | geometric (p = 0.5)
     context_swap: float = 0.0  # identical-view views: chance of surroundings from another image
+    hue: float = 0.2  # colour jitter's largest hue shift (Table 3); lower keeps colour a cue
     tau: float = 0.03
     num_keypoints: int = 500
     quantile: float = 0.35  # CCL: the most certain fraction of keypoints that counts
@@ -90,6 +91,8 @@ class TrainConfig:
         if self.moved_keypoints and self.partner_gap is None:
             raise ValueError("moved_keypoints compares A with its partner frame of the same camera: "
                              "set partner_gap too")
+        if not 0 <= self.hue <= 0.5:
+            raise ValueError(f"hue is a shift of the colour circle in [0, 0.5], got {self.hue}")
         if not 0 <= self.context_swap <= 1:
             raise ValueError(f"context_swap is a probability in [0, 1], got {self.context_swap}")
         if self.photo_weight < 0:

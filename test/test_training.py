@@ -276,12 +276,11 @@ def test_hue_option_sets_the_colour_jitter_of_the_views():
     """``hue`` reaches the augmenter: at 0 a red stays red under every colour jitter, at the
     paper's 0.2 some views turn it orange-yellow or magenta."""
     from dense_descriptor_ros.augmentation import Augmenter
-    from dense_descriptor_ros.training.trainer import augmentation_config
 
     red = torch.tensor([0.8, 0.1, 0.1])[None, :, None, None].expand(64, 3, 8, 8).contiguous()
     largest_hue_change = {}
     for hue in (0.0, 0.2):
-        config = augmentation_config(TrainConfig.for_method("identical-view", hue=hue))
+        config = TrainConfig.for_method("identical-view", hue=hue).augmentations()
         assert (config.hue, config.p_color) == (hue, 1.0)
         jittered = Augmenter(replace(config, p_rotation=0.0, p_scale=0.0, p_perspective=0.0, p_crop=0.0),
                              generator=torch.Generator().manual_seed(0))(red).images

@@ -1,10 +1,12 @@
 """Training configuration: defaults per method, YAML files, command-line overrides."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
+
+from dense_descriptor_ros.augmentation import AugmentationConfig
 
 METHODS = ("identical-view", "ccl", "ccl+identical-view", "geometric")
 # Where geometric training's pairs are made: per pair in the loader processes, or per batch on
@@ -91,14 +93,18 @@ class TrainConfig:
         if self.moved_keypoints and self.partner_gap is None:
             raise ValueError("moved_keypoints compares A with its partner frame of the same camera: "
                              "set partner_gap too")
-        if not 0 <= self.hue <= 0.5:
-            raise ValueError(f"hue is a shift of the colour circle in [0, 0.5], got {self.hue}")
+        self.augmentations()  # its own checks (hue within [0, 0.5]) before any data is read
         if not 0 <= self.context_swap <= 1:
             raise ValueError(f"context_swap is a probability in [0, 1], got {self.context_swap}")
         if self.photo_weight < 0:
             raise ValueError(f"photo_weight must be >= 0, got {self.photo_weight}")
         if self.method.startswith("ccl") and self.batch_size < 2:
             raise ValueError("CCL pairs each image with another of its batch: batch_size must be >= 2")
+
+    def augmentations(self) -> AugmentationConfig:
+        """The views' augmentations: the recipe's probabilities with this config's hue shift."""
+        recipe = AugmentationConfig.geometric() if self.augmentation == "geometric" else AugmentationConfig.synthetic()
+        return replace(recipe, hue=self.hue)
 
     @classmethod
     def for_method(cls, method: str, **overrides) -> "TrainConfig":

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
-from dense_descriptor_ros.augmentation import AugmentationConfig, Augmenter
+from dense_descriptor_ros.augmentation import Augmenter
 from dense_descriptor_ros.data.images import UnorderedImageDataset, find_images, readable_images
 from dense_descriptor_ros.data.rgbd import RGBDPairDataset, find_sequences
 from dense_descriptor_ros.evaluation.pairs import Pair, load_pairs
@@ -224,12 +224,6 @@ def resume_state(path: Path, device: torch.device, model: nn.Module, optimizer: 
                            f"or of a run with other options ({type(exc).__name__})") from exc
 
 
-def augmentation_config(config: TrainConfig) -> AugmentationConfig:
-    """The augmentations ``config`` asks for: its recipe's probabilities and its hue shift."""
-    recipe = AugmentationConfig.geometric() if config.augmentation == "geometric" else AugmentationConfig.synthetic()
-    return replace(recipe, hue=config.hue)
-
-
 def train(config: TrainConfig, resume: bool = False, progress: bool = True,
           overwrite: bool = False) -> TrainResult:
     """Run ``config.epochs`` epochs; keeps ``best.pt`` (by validation AUC) and ``last.pt``.
@@ -258,7 +252,7 @@ def _train(config: TrainConfig, ctx: DistributedContext, resume: bool, progress:
     photos = photo_batches(config, ctx.rank)
     val_pairs, val_images = validation_set(config, held_out, out_dir) if ctx.is_main else ([], out_dir)
     out_size = tuple(config.image_size)
-    augmenter = Augmenter(augmentation_config(config), out_size=out_size,
+    augmenter = Augmenter(config.augmentations(), out_size=out_size,
                           generator=torch.Generator(device=device).manual_seed(config.seed + ctx.rank))
 
     pair_generator = torch.Generator(device=device).manual_seed(config.seed + 104729 * ctx.rank)

@@ -241,3 +241,11 @@ def test_nothing_with_the_annotations_colours_is_refused_not_grasped() -> None:
     parallel = oriented_grasp(grid, keypoints, depth, CAMERA, config=KEYPOINTS_ONLY, appearance=torch.zeros(GRID))
     assert parallel.reason == RejectReason.UNLIKE_ANNOTATION and parallel.pose_camera is None
     np.testing.assert_allclose(parallel.pixels, [cell_pixel((5, 5)), cell_pixel((9, 7))])
+
+
+def test_each_gripper_kind_has_its_own_gate() -> None:
+    """Suction gates stricter than the jaw (chosen on validation heaps: grasping.appearance)."""
+    assert AppearanceCheck.for_gripper("suction") == replace(AppearanceCheck(), min_similarity=0.85)
+    assert AppearanceCheck.for_gripper("parallel") == AppearanceCheck()
+    with pytest.raises(ValueError, match="gripper must be one of"):
+        AppearanceCheck.for_gripper("vacuum")

@@ -18,7 +18,8 @@ from dense_descriptor_ros.grasping.oriented import ParallelGripperConfig, annota
 from dense_descriptor_ros.grasping.pose import Pose
 from dense_descriptor_ros.grasping.suction import SuctionConfig, suction_grasp
 from dense_descriptor_ros.geometry.camera import PixelOutsideImageError
-from dense_descriptor_ros.grasping.surface import depth_in_metres, footprint_on_plane, robust_depth, surface_patch
+from dense_descriptor_ros.grasping.surface import (depth_in_metres, footprint_on_plane, robust_depth, seal_centre,
+                                                   surface_patch)
 from dense_descriptor_ros.grasping.workspace import RejectReason, WorkspaceBox
 
 CAMERA = Intrinsics(fx=300.0, fy=300.0, cx=63.5, cy=47.5, width=128, height=96)
@@ -221,6 +222,41 @@ def test_suction_takes_the_best_sealable_peak() -> None:
     assert "12 mm cup" in refused.rejection.detail
     # Without a cup radius the best peak is taken as before.
     assert suction_grasp(heatmap, depth, CAMERA).confidence == pytest.approx(0.9)
+
+
+def test_seal_centre_moves_into_the_face_within_the_search_radius() -> None:
+    depth = box_on_floor()  # box top x < 60
+    near_edge = np.array([57.0, 47.0])
+    patch = surface_patch(CAMERA, depth, near_edge)
+    # 12 mm at 0.9 m and fx 300: 4 px; the deepest reachable pixel is 4 px further from the edge
+    moved = seal_centre(CAMERA, depth, near_edge, patch, 0.012, 0.004)
+    np.testing.assert_allclose(moved, [53.0, 47.0])
+    assert footprint_on_plane(CAMERA, depth, near_edge, patch, 0.012, 0.004) < 0.9
+    assert footprint_on_plane(CAMERA, depth, moved, patch, 0.012, 0.004) == pytest.approx(1.0)
+    # No search, or a pixel on no face (unknown depth), stays where it is.
+    np.testing.assert_allclose(seal_centre(CAMERA, depth, near_edge, patch, 0.0, 0.004), near_edge)
+    holes = depth.copy()
+    holes[47, 57] = np.nan
+    np.testing.assert_allclose(seal_centre(CAMERA, holes, near_edge, patch, 0.012, 0.004), near_edge)
+    # Deep inside a face it stays too, and unknown depth counts as the face's end.
+    centre = np.array([30.0, 47.0])
+    np.testing.assert_allclose(seal_centre(CAMERA, depth, centre, surface_patch(CAMERA, depth, centre), 0.012, 0.004),
+                               centre)
+    holes[40:55, 31:34] = np.nan
+    assert seal_centre(CAMERA, holes, centre, surface_patch(CAMERA, holes, centre), 0.012, 0.004)[0] < 30.0
+
+
+def test_suction_seal_search_turns_an_edge_peak_into_a_sealed_grasp() -> None:
+    depth = np.full((CAMERA.height, CAMERA.width), 1.0)
+    depth[:, :54] = 0.9  # the best peak's cell centre (51.5, 43.5) is 2.5 px from the box edge
+    heatmap = peak_heatmap((6, 5))
+    only_best = SuctionConfig(cup_radius=0.012, candidate_ratio=1.0)
+    assert suction_grasp(heatmap, depth, CAMERA, config=only_best).reason == RejectReason.NO_SEAL
+    grasp = suction_grasp(heatmap, depth, CAMERA, config=replace(only_best, seal_search=0.012))
+    assert grasp.ok and grasp.confidence == pytest.approx(0.9)
+    assert 47.0 <= grasp.pixel[0] <= 48.0 and abs(grasp.pixel[1] - 43.5) <= 0.5  # 4 px in, on its row
+    assert grasp.point_camera[2] == pytest.approx(0.9)
+    np.testing.assert_allclose(grasp.normal_camera, [0.0, 0.0, -1.0], atol=1e-6)
 
 
 def test_suction_refuses_misaligned_depth() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dense_descriptor_ros.cli.arguments import parse_size
 from dense_descriptor_ros.evaluation.report import markdown_table
-from dense_descriptor_ros.grasping.appearance import AppearanceCheck
+from dense_descriptor_ros.grasping.appearance import GRIPPER_GATES, AppearanceCheck
 from dense_descriptor_ros.grasping.gripper import GRIPPER_KINDS
 
 
@@ -48,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pick.add_argument("--appearance-power", type=float, default=AppearanceCheck.power,
                       help="power of the colour check's heatmap weights (grasping.appearance; 0: no "
                            "ranking; with --appearance-min-similarity 0: descriptors alone)")
-    pick.add_argument("--appearance-min-similarity", type=float, default=AppearanceCheck.min_similarity,
-                      help="the colour check's gate: less alike cells are never grasped (0: no gate)")
+    pick.add_argument("--appearance-min-similarity", type=float, default=None,
+                      help="the colour check's gate: less alike cells are never grasped (0: no gate; default: "
+                           "the gripper's, " + ", ".join(f"{k} {v}" for k, v in GRIPPER_GATES.items()) + ")")
     pick.add_argument("--oracle", action="store_true",
                       help="grasp from the ground-truth annotated points (gripper physics alone)")
     pick.add_argument("--compare-oracle", action="store_true",
@@ -91,7 +92,9 @@ def run_pick(args: argparse.Namespace) -> int:
         raise ValueError("--through-ros runs the perception graph: not with --oracle or --compare-oracle")
     from dense_descriptor_ros.simulation.experiments.pick_trials import run_trials, save_results, summary_row
 
-    appearance = AppearanceCheck(power=args.appearance_power, min_similarity=args.appearance_min_similarity)
+    gate = args.appearance_min_similarity
+    appearance = AppearanceCheck(power=args.appearance_power,
+                                 min_similarity=GRIPPER_GATES[args.gripper] if gate is None else gate)
     if args.through_ros:
         from dense_descriptor_ros.ros.sim_trials import run_trials_through_ros
         from dense_descriptor_ros.simulation.experiments.reference import ReferenceAnnotation

@@ -13,7 +13,7 @@ import numpy as np
 from dense_descriptor_ros.geometry.camera import Intrinsics
 from dense_descriptor_ros.grasping.heatmap import Heatmap, PeakSearch
 from dense_descriptor_ros.grasping.pose import Pose, approach_rotation
-from dense_descriptor_ros.grasping.surface import SurfaceSampling, footprint_on_plane
+from dense_descriptor_ros.grasping.surface import SurfaceSampling, footprint_on_plane, seal_centre
 from dense_descriptor_ros.grasping.workspace import (Refusable, RejectReason, Rejection, WorkspaceBox,
                                                      check_confidence, first_granted, place_in_target)
 
@@ -25,17 +25,21 @@ class SuctionConfig(SurfaceSampling, PeakSearch):
     With ``cup_radius > 0`` a point is grasped only where the cup's footprint lies on one flat
     face (``min_footprint`` of it within ``flatness`` of the plane); the next heatmap peaks
     (:class:`PeakSearch`) are tried in order, so a sealable spot of nearly the same preference
-    is taken when the very best one sits on an edge. ``min_confidence`` 0.19: with a calibrated
-    heatmap eta (``ddr calibrate``) a typical true match scores 1/e = 0.37; 0.19 is where the
-    worst hundredth of the shipped model's correct suction grasps lay on 100 held-out simulated
-    heaps (seed 2, no gate; docs/experiments.md). The earlier 0.25, the worst tenth, refused one
-    correct grasp in ten and not one wrong grasp.
+    is taken when the very best one sits on an edge. With ``seal_search > 0`` a peak first moves
+    up to that far (metres) into its flat face, to the point farthest from the face's edges
+    (``surface.seal_centre``), so a peak a few pixels off still seals.
+
+    ``min_confidence`` 0.19: with a calibrated heatmap eta (``ddr calibrate``) a typical true
+    match scores 1/e = 0.37; 0.19 is where the worst hundredth of the shipped model's correct
+    suction grasps lay on 100 held-out simulated heaps (seed 2, no gate; docs/experiments.md).
+    The earlier 0.25, the worst tenth, refused one correct grasp in ten and not one wrong grasp.
     """
 
     min_confidence: float = 0.19
     cup_radius: float = 0.0
     flatness: float = 0.004
     min_footprint: float = 0.9
+    seal_search: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +98,10 @@ def _grasp_at(pixel: np.ndarray, confidence: float, depth: np.ndarray, intrinsic
         return SuctionGrasp(pixel, confidence, Rejection(
             RejectReason.NO_SURFACE, f"too few valid depth pixels around {where} to fit a surface plane"),
             patch.point)
+    moved = seal_centre(intrinsics, depth, pixel, patch, config.seal_search, config.flatness)
+    refit = None if np.array_equal(moved, pixel) else config.patch(intrinsics, depth, moved)
+    if refit is not None and refit.normal is not None:
+        pixel, where, patch = moved, f"({moved[0]:.1f}, {moved[1]:.1f})", refit
     if config.cup_radius > 0:
         flat = footprint_on_plane(intrinsics, depth, pixel, patch, config.cup_radius, config.flatness)
         if flat < config.min_footprint:

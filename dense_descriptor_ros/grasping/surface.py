@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from dense_descriptor_ros.geometry.camera import Intrinsics, backproject, known_depth, require_pixels_inside
 
@@ -139,6 +140,41 @@ def footprint_on_plane(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray
     points = backproject(intrinsics, np.stack([xs[on], ys[on]], -1).astype(float), values[on])
     close = np.abs((points - patch.point) @ patch.normal) <= tolerance
     return float(close.sum() / disc.sum())
+
+
+def seal_centre(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, patch: SurfacePatch,
+                search: float, tolerance: float) -> np.ndarray:
+    """The pixel within ``search`` metres of pixel ``xy`` that lies deepest inside the flat face
+    under it: farthest from where the face ends (depth off ``patch``'s plane by more than
+    ``tolerance`` metres, or unknown), the nearest to ``xy`` among equals; ``xy`` itself when it
+    is on no face.
+
+    Descriptors place a grasp to a few pixels; on a small face that is the difference between a
+    cup sealing and its rim hanging over the edge. The face is read from depth alone, in a window
+    reaching twice ``search`` beyond the search disc (farther depth does not count).
+    """
+    xy = _check_image(intrinsics, depth, xy)
+    if patch.normal is None or search <= 0:
+        return xy
+    reach = max(1, int(np.ceil(intrinsics.fx * search / patch.point[2])))
+    height, width = depth.shape
+    cx, cy = (int(v) for v in np.rint(xy))
+    x0, x1 = max(cx - 3 * reach, 0), min(cx + 3 * reach + 1, width)
+    y0, y1 = max(cy - 3 * reach, 0), min(cy + 3 * reach + 1, height)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    window = depth[y0:y1, x0:x1]
+    points = backproject(intrinsics, np.stack([xs.ravel(), ys.ravel()], -1).astype(float), window.ravel())
+    with np.errstate(invalid="ignore"):  # unknown depth is NaN: off the face
+        on_plane = (np.abs((points - patch.point) @ patch.normal) <= tolerance).reshape(window.shape)
+    if not on_plane[cy - y0, cx - x0]:
+        return xy
+    faces, _ = ndimage.label(on_plane)
+    face = faces == faces[cy - y0, cx - x0]
+    depth_inside = ndimage.distance_transform_edt(np.pad(face, 1))[1:-1, 1:-1]
+    offset = np.hypot(xs - xy[0], ys - xy[1])
+    score = np.where(offset <= reach, depth_inside - 1e-3 * offset, -np.inf)
+    row, col = np.unravel_index(np.argmax(score), score.shape)
+    return np.array([xs[row, col], ys[row, col]], dtype=float)
 
 
 def _fit_plane(points: np.ndarray, min_points: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -106,7 +106,8 @@ def sim_cell_graph(appearance: dict[str, float] | None = None) -> list[NodeSpec]
     colour = appearance or {}
     overrides = {
         "descriptor_node": {"device": "cpu", "half": False},  # the in-process trials' precision
-        "heatmap_node": {**colour, "min_confidence": suction.min_confidence, "cup_radius": suction.cup_radius},
+        "heatmap_node": {**colour, **{name: getattr(suction, name)
+                                      for name in ("min_confidence", "cup_radius", "seal_search")}},
         "oriented_grasp_node": {**colour, **{name: getattr(parallel, config_field)
                                              for name, (config_field, _) in PARALLEL_PARAMETERS.items()}},
         "grasp_executor": {name: getattr(SIM_EXECUTOR, name) for name in EXECUTOR_PARAMETERS},

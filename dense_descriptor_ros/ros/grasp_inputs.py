@@ -47,22 +47,24 @@ class GraspInputs:
     frames: FrameInput
 
 
-def declare_grasp_inputs(node: Node, on_frame) -> GraspInputs:
-    """Declare the shared parameters, open the database, subscribe the camera streams."""
+def declare_grasp_inputs(node: Node, on_frame, gripper: str) -> GraspInputs:
+    """Declare the shared parameters (the colour check's defaults: ``gripper``'s), open the
+    database, subscribe the camera streams."""
     declare(node, "object", "object", "object new clicks annotate", read_only=False)
     pick_objects = [name.strip() for name in declare(
         node, "pick_objects", "", "comma-separated objects to grasp ('' = all annotated)").split(",") if name.strip()]
     database = declare(node, "database", "", "keypoint database file (created when missing)")
     model_path = declare(node, "model_path", "", "checkpoint the descriptors come from; its hash keys the database")
     eta = declare(node, "eta", 0.0, "heatmap distance scale eta; 0: the model's calibrated one (ddr calibrate)")
+    defaults = AppearanceCheck.for_gripper(gripper)
     appearance = AppearanceCheck(
-        radius=declare(node, "appearance_radius", AppearanceCheck.radius,
+        radius=declare(node, "appearance_radius", defaults.radius,
                        "colour check: disk radius (px) compared around clicks and heatmap cells"),
-        power=declare(node, "appearance_power", AppearanceCheck.power,
+        power=declare(node, "appearance_power", defaults.power,
                       "colour check: heatmap weight (similarity / best) ** power; 0: no ranking"),
-        min_similarity=declare(node, "appearance_min_similarity", AppearanceCheck.min_similarity,
+        min_similarity=declare(node, "appearance_min_similarity", defaults.min_similarity,
                                "colour check: cells less alike than this are never grasped; 0: no gate"),
-        depth_tolerance=declare(node, "appearance_depth_tolerance", AppearanceCheck.depth_tolerance,
+        depth_tolerance=declare(node, "appearance_depth_tolerance", defaults.depth_tolerance,
                                 "colour check: a cell's disk keeps the pixels within this many metres of "
                                 "its centre's depth"))
     target_frame = declare(node, "target_frame", "base_link", "frame grasps are published in")

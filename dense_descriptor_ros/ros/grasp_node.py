@@ -50,12 +50,13 @@ class GraspNode(Node):
     """Frames -> ``make_planner()``'s plan -> ``publish(frame, plan)``; the overlay topic
     ``overlay_topic`` shows the plan's heatmap and takes rqt_image_view clicks."""
 
+    gripper: str  # the gripper kind its planner plans for
     overlay_topic: str
     plan_topic: str
 
     def __init__(self, name: str, **node_kwargs: Any) -> None:
         super().__init__(name, **node_kwargs)
-        self.inputs = declare_grasp_inputs(self, self.on_frame)
+        self.inputs = declare_grasp_inputs(self, self.on_frame, self.gripper)
         self.alpha = declare(self, "overlay_alpha", 0.5, "heatmap opacity in the overlay")
         self.annotator = declare(self, "annotator", "operator", "name stored with each click")
         export_path = declare(self, "export_path", "", "JSON file ~/save writes ('' = next to database)")

@@ -41,11 +41,16 @@ PARALLEL_PARAMETERS = {
 
 
 def declare_suction_config(node: Node) -> SuctionConfig:
-    """``min_confidence`` and ``cup_radius`` (0: no flat-footprint check)."""
+    """``min_confidence``, ``cup_radius`` (0: no flat-footprint check), ``seal_search`` (0: the
+    grasp stays on the heatmap peak) and the ``flatness`` both read depth with."""
     return SuctionConfig(
         min_confidence=declare(node, "min_confidence", SuctionConfig.min_confidence, "minimum heatmap value to grasp"),
         cup_radius=declare(node, "cup_radius", SuctionConfig.cup_radius, "suction cup radius (m); > 0: grasp only "
-                           "where the cup's footprint is one flat face"))
+                           "where the cup's footprint is one flat face"),
+        seal_search=declare(node, "seal_search", SuctionConfig.seal_search, "how far (m) a grasp may move from "
+                            "the heatmap peak into its flat face, away from the face's edges; 0: not at all"),
+        flatness=declare(node, "flatness", SuctionConfig.flatness, "depth off a face's plane (m) that still "
+                         "belongs to it, for cup_radius and seal_search: above the camera's depth noise"))
 
 
 def declare_parallel_config(node: Node) -> ParallelGripperConfig:

@@ -96,13 +96,15 @@ class TrialClient:
 
 
 def run_trials_through_ros(annotations: Path, gripper: str, model: Path, out: Path, trials: int, seed: int,
-                           size: tuple[int, int] = (240, 320), appearance: AppearanceCheck = AppearanceCheck(),
+                           size: tuple[int, int] = (240, 320), appearance: AppearanceCheck | None = None,
                            progress: bool = True) -> list[TrialResult]:
     """``trials`` picks of seed ``seed`` at image ``size`` (H, W) through the launched graph's
-    processes (their logs under ``out/logs``)."""
+    processes (their logs under ``out/logs``), with the colour check ``appearance`` (None: the
+    gripper's own)."""
     reference = ReferenceAnnotation.load(annotations)
     if gripper not in PLANNER_NODES:
         raise ValueError(f"gripper must be one of {tuple(PLANNER_NODES)}, got {gripper!r}")
+    appearance = appearance or AppearanceCheck.for_gripper(gripper)
     colour = {f"appearance_{name}": float(getattr(appearance, name))
               for name in ("radius", "power", "min_similarity", "depth_tolerance")}
     arguments = {"gripper": gripper, "model": str(Path(model).resolve()), "database": str(reference.database.resolve()),

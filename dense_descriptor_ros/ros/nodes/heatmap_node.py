@@ -46,6 +46,7 @@ from dense_descriptor_ros.ros.typed_parameters import declare
 class HeatmapNode(GraspNode):
     """Thin adapter: frames -> :class:`SuctionPlanner` -> messages."""
 
+    gripper = SuctionPlanner.kind
     overlay_topic = "heatmap/overlay"
     plan_topic = "grasp/plan"
 

@@ -40,6 +40,7 @@ from dense_descriptor_ros.ros.spin import spin_node
 class OrientedGraspNode(GraspNode):
     """Thin adapter: frames -> :class:`ParallelPlanner` -> PoseStamped + width."""
 
+    gripper = ParallelPlanner.kind
     overlay_topic = "oriented_grasp/overlay"
     plan_topic = "oriented_grasp/plan"
 

@@ -42,6 +42,8 @@ from .pick import BIN_WORKSPACE, PickConfig, PickOutcome, PreferredRegion, execu
 from .reference import ReferenceAnnotation
 
 STAGES = ("render", "descriptors", "heatmap", "grasp", "plan", "execution")  # plan: through ROS, frame to decision
+# How far a suction grasp may move into its flat face (m), chosen on validation heaps (seeds 4-6)
+CELL_SEAL_SEARCH = 0.01
 # summary keys written with compare_oracle -> their table columns
 ORACLE_COLUMNS = {"oracle_target_success_rate": "oracle target success",
                   "target_success_where_oracle_picks": "target success where the oracle picks",
@@ -97,7 +99,7 @@ def trial_cell(target: ObjectInstance, kind: str, size: tuple[int, int], seed: i
 
 def cell_suction_config() -> SuctionConfig:
     """The suction grasp's limits in the simulated cell: the cell's cup must seal flat."""
-    return SuctionConfig(cup_radius=SuctionCupSpec().radius)
+    return SuctionConfig(cup_radius=SuctionCupSpec().radius, seal_search=CELL_SEAL_SEARCH)
 
 
 def cell_parallel_config(config: PickConfig = PickConfig()) -> ParallelGripperConfig:
@@ -133,12 +135,12 @@ class PickTrials:
     """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``),
     planned by the planner the grasp nodes run (``grasping.planner``) with the cell's gripper;
     ``appearance``: how heatmaps are ranked and gated by colours like the clicks'
-    (``grasping.appearance``); ``compare_oracle``: also pick each heap from the ground truth
+    (``grasping.appearance``; None: the gripper's own check); ``compare_oracle``: also pick each heap from the ground truth
     (twice the execution time)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: DescriptorModel | None,
                  size: tuple[int, int], seed: int = 0, oracle: bool = False, config: PickConfig = PickConfig(),
-                 appearance: AppearanceCheck = AppearanceCheck(), compare_oracle: bool = False) -> None:
+                 appearance: AppearanceCheck | None = None, compare_oracle: bool = False) -> None:
         if not oracle and model is None:
             raise ValueError("perception-driven trials need a model (or use oracle mode)")
         if oracle and compare_oracle:
@@ -148,7 +150,7 @@ class PickTrials:
         self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
-        self.planner = None if oracle else self._planner(appearance)
+        self.planner = None if oracle else self._planner(appearance or AppearanceCheck.for_gripper(kind))
 
     def _planner(self, appearance: AppearanceCheck) -> SuctionPlanner | ParallelPlanner:
         """The nodes' planner with the cell's gripper, workspace and depth (exact: faces are
@@ -271,12 +273,13 @@ def _rate(flags: list[bool]) -> float | None:
 
 def run_trials(annotations: Path, gripper: str, model_path: Path | None, out: Path, trials: int,
                size: tuple[int, int], seed: int, overlays: int,
-               appearance: AppearanceCheck = AppearanceCheck(), compare_oracle: bool = False) -> dict:
+               appearance: AppearanceCheck | None = None, compare_oracle: bool = False) -> dict:
     """Run ``trials`` picks (oracle grasps when ``model_path`` is None) with the colour check
     ``appearance`` (and, with ``compare_oracle``, an oracle pick of every heap); writes
     results.json and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
     reference = ReferenceAnnotation.load(annotations)
     model = None if model_path is None else DescriptorModel.load(model_path)
+    appearance = appearance or AppearanceCheck.for_gripper(gripper)
     runner = PickTrials(reference, gripper, model, size, seed, model is None, appearance=appearance,
                         compare_oracle=compare_oracle)
     out.mkdir(parents=True, exist_ok=True)

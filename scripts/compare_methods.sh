@@ -12,6 +12,8 @@
 # that many validation pairs of training objects, seed VAL_SEED, never on the test pairs); PHOTOS: a
 # folder of real photographs (`ddr photos`) whose identical-view term joins every unordered-image
 # row; AUGMENTATION and CONTEXT_SWAP: `ddr train --augmentation / --context-swap` for those rows.
+# TRAIN_SEED: `ddr train --seed` for every row; DATA: the data folder (default OUT/data), so a
+# second seed trains and is scored on the first's data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDR=${DDR:-.venv/bin/ddr}
@@ -40,8 +42,9 @@ VAL_SEED=${VAL_SEED:-7}
 AUGMENTATION=${AUGMENTATION:-}   # empty: each method's default (synthetic: every augmentation on)
 CONTEXT_SWAP=${CONTEXT_SWAP:-0}
 PHOTOS=${PHOTOS:-}
+TRAIN_SEED=${TRAIN_SEED:-0}
 
-data=$OUT/data
+data=${DATA:-$OUT/data}
 unordered_data=(--kind unordered --hands --tilt "$TILT" --object-set "$OBJECT_SET")
 [ -f "$data/unordered/metadata.json" ] || \
   $DDR sim dataset "${unordered_data[@]}" --out "$data/unordered" --count "$TRAIN_IMAGES" --size "$SIZE" --seed 0
@@ -66,7 +69,7 @@ if [ "$BACKBONE" = xfeat ]; then
 else
   common=(--backbone "$BACKBONE" --width "$WIDTH"); start=random_init
 fi
-common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS")
+common+=(--descriptor-dim 64 --batch-size 4 --workers 1 --steps-per-epoch "$STEPS" --seed "$TRAIN_SEED")
 unordered=(--data "$data/unordered" --size "$CROP" --fit crop)
 [ "$VAL_PAIRS" = 0 ] || unordered+=(--val-pairs "$data/val/pairs.json")
 [ -z "$PHOTOS" ] || unordered+=(--photos "$PHOTOS")

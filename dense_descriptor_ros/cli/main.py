@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dense_descriptor_ros.cli.match",
     "dense_descriptor_ros.cli.evaluate",
     "dense_descriptor_ros.cli.calibrate",
+    "dense_descriptor_ros.cli.average",
     "dense_descriptor_ros.cli.pairs",
     "dense_descriptor_ros.cli.photos",
     "dense_descriptor_ros.cli.db",

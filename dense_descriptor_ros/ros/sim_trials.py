@@ -45,7 +45,8 @@ class TrialClient:
         self.status: dict = {}
         reliable = QoSProfile(depth=50)
         node.create_subscription(String, PLAN_TOPICS[gripper], lambda m: self.plans.append(json.loads(m.data)), reliable)
-        node.create_subscription(String, "sim_cell/pick", lambda m: self.picks.append(json.loads(m.data)), reliable)
+        self.verdicts = node.create_subscription(String, "sim_cell/pick", lambda m: self.picks.append(json.loads(m.data)),
+                                                 reliable)
         node.create_subscription(String, "execution/status", self._on_status, reliable)
         self.reshuffle = node.create_client(Trigger, "/sim_cell/reshuffle")
         self.execute = node.create_client(Trigger, "/grasp_executor/execute")
@@ -83,6 +84,9 @@ class TrialClient:
         began = time.perf_counter()
         self.wait(lambda: (self.status.get("grasp_stamp_ns") or 0) >= laid or None, STEP_TIMEOUT_S,
                   "the plan's grasp at the executor")
+        # a verdict published before the cell's publisher matched ours is lost (volatile topic); nothing
+        # else of the trial so far needs the cell's node, so on a busy machine it may not have matched yet
+        self.wait(lambda: self.verdicts.get_publisher_count() > 0 or None, STEP_TIMEOUT_S, "the cell's verdict topic")
         answer = self.call(self.execute, "execute")
         if not answer.success:
             raise RuntimeError(f"the executor did not start trial {index}'s pick: {answer.message}")

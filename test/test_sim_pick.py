@@ -184,6 +184,7 @@ def test_sim_pick_runs_the_whole_loop_and_reports(tmp_path, capsys):
         assert args.func(args) == 0
         result = json.loads((out / "results.json").read_text())
         assert result["trials"] == 2 and len(result["results"]) == 2 and result["eta"] == 0.6
+        assert result["appearance"]["min_similarity"] == {"suction": 0.85, "parallel": 0.7}[gripper]  # its own gate
         for key in ("success_rate", "preference_hit_rate", "target_success_rate", "grasp_rate"):
             assert 0.0 <= result[key] <= 1.0
         assert {"render", "descriptors", "heatmap", "grasp"} <= set(result["timings_ms"])

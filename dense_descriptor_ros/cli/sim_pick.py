@@ -7,6 +7,7 @@ table and writes ``results.json`` plus overlay PNGs of the first trials.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from dense_descriptor_ros.cli.arguments import parse_size
@@ -93,8 +94,8 @@ def run_pick(args: argparse.Namespace) -> int:
     from dense_descriptor_ros.simulation.experiments.pick_trials import run_trials, save_results, summary_row
 
     gate = args.appearance_min_similarity
-    appearance = AppearanceCheck(power=args.appearance_power,
-                                 min_similarity=GRIPPER_GATES[args.gripper] if gate is None else gate)
+    appearance = replace(AppearanceCheck.for_gripper(args.gripper), power=args.appearance_power,
+                         **({} if gate is None else {"min_similarity": gate}))
     if args.through_ros:
         from dense_descriptor_ros.ros.sim_trials import run_trials_through_ros
         from dense_descriptor_ros.simulation.experiments.reference import ReferenceAnnotation

@@ -246,6 +246,19 @@ def test_seal_centre_moves_into_the_face_within_the_search_radius() -> None:
     assert seal_centre(CAMERA, holes, centre, surface_patch(CAMERA, holes, centre), 0.012, 0.004)[0] < 30.0
 
 
+def test_seal_centre_moves_into_the_face_through_depth_noise() -> None:
+    """A depth camera's noise (1.5 mm, well inside the 4 mm flatness) leaves the face whole."""
+    near_edge = np.array([57.0, 47.0])
+    for seed in range(5):
+        depth = box_on_floor() + np.random.default_rng(seed).normal(0.0, 0.0015, (CAMERA.height, CAMERA.width))
+        patch = surface_patch(CAMERA, depth, near_edge)
+        moved = seal_centre(CAMERA, depth, near_edge, patch, 0.012, 0.004)
+        # 3-5 px into the box top (the reach is 4-5 px as the noisy depth reads 0.9 m), and the cup seals
+        assert 52.0 <= moved[0] <= 54.0 and abs(moved[1] - 47.0) <= 3.0
+        assert footprint_on_plane(CAMERA, depth, moved, patch, 0.012, 0.004) == pytest.approx(1.0)
+        assert footprint_on_plane(CAMERA, depth, near_edge, patch, 0.012, 0.004) < 0.9
+
+
 def test_suction_seal_search_turns_an_edge_peak_into_a_sealed_grasp() -> None:
     depth = np.full((CAMERA.height, CAMERA.width), 1.0)
     depth[:, :54] = 0.9  # the best peak's cell centre (51.5, 43.5) is 2.5 px from the box edge

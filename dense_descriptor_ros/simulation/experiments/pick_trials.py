@@ -135,8 +135,9 @@ class PickTrials:
     """Runs trials for one annotation, gripper kind and model (``model=None`` with ``oracle``),
     planned by the planner the grasp nodes run (``grasping.planner``) with the cell's gripper;
     ``appearance``: how heatmaps are ranked and gated by colours like the clicks'
-    (``grasping.appearance``; None: the gripper's own check); ``compare_oracle``: also pick each heap from the ground truth
-    (twice the execution time)."""
+    (``grasping.appearance``; None: the gripper's own check; ``self.appearance`` is the one used,
+    None in oracle mode); ``compare_oracle``: also pick each heap from the ground truth (twice the
+    execution time)."""
 
     def __init__(self, reference: ReferenceAnnotation, kind: str, model: DescriptorModel | None,
                  size: tuple[int, int], seed: int = 0, oracle: bool = False, config: PickConfig = PickConfig(),
@@ -150,7 +151,8 @@ class PickTrials:
         self.target = next(i for i in catalogue("test") if i.instance_id == reference.instance_id)
         self.regions = reference.regions(parallel=kind == "parallel")
         self.faces = {face.name: face for face in reference.faces}
-        self.planner = None if oracle else self._planner(appearance or AppearanceCheck.for_gripper(kind))
+        self.appearance = None if oracle else appearance or AppearanceCheck.for_gripper(kind)
+        self.planner = None if oracle else self._planner(self.appearance)
 
     def _planner(self, appearance: AppearanceCheck) -> SuctionPlanner | ParallelPlanner:
         """The nodes' planner with the cell's gripper, workspace and depth (exact: faces are
@@ -279,7 +281,6 @@ def run_trials(annotations: Path, gripper: str, model_path: Path | None, out: Pa
     results.json and the first ``overlays`` overlay PNGs to ``out``; returns the summary."""
     reference = ReferenceAnnotation.load(annotations)
     model = None if model_path is None else DescriptorModel.load(model_path)
-    appearance = appearance or AppearanceCheck.for_gripper(gripper)
     runner = PickTrials(reference, gripper, model, size, seed, model is None, appearance=appearance,
                         compare_oracle=compare_oracle)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,8 +290,7 @@ def run_trials(annotations: Path, gripper: str, model_path: Path | None, out: Pa
         results.append(result)
         if index < overlays:
             Image.fromarray(np.ascontiguousarray(overlay)).save(out / f"overlay_{index:03d}.png")
-    return save_results(out, results, gripper, reference, model_path, size, seed,
-                        None if model is None else appearance)
+    return save_results(out, results, gripper, reference, model_path, size, seed, runner.appearance)
 
 
 def save_results(out: Path, results: list[TrialResult], gripper: str, reference: ReferenceAnnotation,

@@ -128,17 +128,11 @@ def footprint_on_plane(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray
     if patch.normal is None:
         return 0.0
     xy = _check_image(intrinsics, depth, xy)
-    pixel_radius = max(1, int(np.ceil(intrinsics.fx * radius / patch.point[2])))
-    height, width = depth.shape
+    pixel_radius = _pixels_across(intrinsics, radius, patch)
     cx, cy = (int(v) for v in np.rint(xy))
     ys, xs = np.mgrid[cy - pixel_radius:cy + pixel_radius + 1, cx - pixel_radius:cx + pixel_radius + 1]
     disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= pixel_radius ** 2
-    inside = disc & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    values = np.full(disc.shape, np.nan)
-    values[inside] = depth[ys[inside], xs[inside]]
-    on = np.isfinite(values) & disc
-    points = backproject(intrinsics, np.stack([xs[on], ys[on]], -1).astype(float), values[on])
-    close = np.abs((points - patch.point) @ patch.normal) <= tolerance
+    close = disc & _on_plane(intrinsics, depth, xs, ys, patch, tolerance)
     return float(close.sum() / disc.sum())
 
 
@@ -156,16 +150,13 @@ def seal_centre(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, patch
     xy = _check_image(intrinsics, depth, xy)
     if patch.normal is None or search <= 0:
         return xy
-    reach = max(1, int(np.ceil(intrinsics.fx * search / patch.point[2])))
+    reach = _pixels_across(intrinsics, search, patch)
     height, width = depth.shape
     cx, cy = (int(v) for v in np.rint(xy))
     x0, x1 = max(cx - 3 * reach, 0), min(cx + 3 * reach + 1, width)
     y0, y1 = max(cy - 3 * reach, 0), min(cy + 3 * reach + 1, height)
     ys, xs = np.mgrid[y0:y1, x0:x1]
-    window = depth[y0:y1, x0:x1]
-    points = backproject(intrinsics, np.stack([xs.ravel(), ys.ravel()], -1).astype(float), window.ravel())
-    with np.errstate(invalid="ignore"):  # unknown depth is NaN: off the face
-        on_plane = (np.abs((points - patch.point) @ patch.normal) <= tolerance).reshape(window.shape)
+    on_plane = _on_plane(intrinsics, depth, xs, ys, patch, tolerance)
     if not on_plane[cy - y0, cx - x0]:
         return xy
     faces, _ = ndimage.label(on_plane)
@@ -175,6 +166,26 @@ def seal_centre(intrinsics: Intrinsics, depth: np.ndarray, xy: np.ndarray, patch
     score = np.where(offset <= reach, depth_inside - 1e-3 * offset, -np.inf)
     row, col = np.unravel_index(np.argmax(score), score.shape)
     return np.array([xs[row, col], ys[row, col]], dtype=float)
+
+
+def _pixels_across(intrinsics: Intrinsics, metres: float, patch: SurfacePatch) -> int:
+    """How many pixels (at least one) ``metres`` span at ``patch``'s depth."""
+    return max(1, int(np.ceil(intrinsics.fx * metres / patch.point[2])))
+
+
+def _on_plane(intrinsics: Intrinsics, depth: np.ndarray, xs: np.ndarray, ys: np.ndarray, patch: SurfacePatch,
+              tolerance: float) -> np.ndarray:
+    """Whether each pixel ``(xs, ys)`` (integer grids, any may lie outside the image) has known
+    depth within ``tolerance`` metres of ``patch``'s plane."""
+    height, width = depth.shape
+    known = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    values = np.full(xs.shape, np.nan)
+    values[known] = depth[ys[known], xs[known]]
+    known &= np.isfinite(values)
+    points = backproject(intrinsics, np.stack([xs[known], ys[known]], -1).astype(float), values[known])
+    close = np.zeros(xs.shape, dtype=bool)
+    close[known] = np.abs((points - patch.point) @ patch.normal) <= tolerance
+    return close
 
 
 def _fit_plane(points: np.ndarray, min_points: int) -> tuple[np.ndarray, np.ndarray] | None:
